@@ -1,0 +1,9 @@
+// Shared Jest settings for every project. ts-jest compiles each file on its own
+// (isolatedModules); `npm run typecheck` does the whole-program type check once.
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: '<rootDir>/../../tsconfig.base.json' }] },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  testMatch: ['<rootDir>/src/**/*.spec.ts'],
+};
