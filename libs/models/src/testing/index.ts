@@ -1,0 +1,16 @@
+/**
+ * Testing entry point of @unroll/models (not part of the lib's main index): the
+ * independent references the fused window ops are tested against.
+ *
+ *   reference-f64 — float64, plain loops, forward + hand-written BPTT, itself
+ *                   checked against finite differences;
+ *   taped-tf      — the same cells as ordinary tfjs ops, differentiated by tfjs.
+ */
+export { ALL_REF_CELLS, gateCount, refCellName } from './ref-cell';
+export type { RefCell, RefDims, RefParams } from './ref-cell';
+export { referenceBackward, referenceForward } from './reference-f64';
+export type { RefBackward, RefForward, RefParamGrads } from './reference-f64';
+export { finiteDifference } from './finite-difference';
+export { relError } from './rel-error';
+export { randomArray, randomParams, seededRandom } from './seeded-random';
+export type { Rng } from './seeded-random';
