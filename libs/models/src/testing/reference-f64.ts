@@ -153,8 +153,8 @@ export function referenceBackward(
     dBHh: new Float64Array(p.bHh.length),
   };
   const dX = new Float64Array(T * B * I);
-  let dH = Float64Array.from(dHT);
-  let dC = cell.cell === 'lstm' ? (dCT === undefined ? new Float64Array(B * H) : Float64Array.from(dCT)) : undefined;
+  let dH: Float64Array = Float64Array.from(dHT);
+  let dC: Float64Array | undefined = cell.cell === 'lstm' ? (dCT === undefined ? new Float64Array(B * H) : Float64Array.from(dCT)) : undefined;
   for (let t = T - 1; t >= 0; t--) {
     for (let k = 0; k < B * H; k++) dH[k] += dY[t * B * H + k];
     const back = fwd.steps[t].backward(dH, dC, dX.subarray(t * B * I, (t + 1) * B * I), grads);
