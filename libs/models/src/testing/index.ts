@@ -14,3 +14,5 @@ export { finiteDifference } from './finite-difference';
 export { relError } from './rel-error';
 export { randomArray, randomParams, seededRandom } from './seeded-random';
 export type { Rng } from './seeded-random';
+export { tapedWindow } from './taped-tf';
+export type { TapedParams, TapedWindowResult } from './taped-tf';
