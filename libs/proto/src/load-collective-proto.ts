@@ -1,0 +1,47 @@
+/**
+ * Loads `unroll/v1/collective.proto` at run time with @grpc/proto-loader and
+ * returns the grpc-js package definition typed by the generated `ProtoGrpcType`.
+ *
+ * The loader options below must match the flags of the `generate` script in
+ * package.json: the generated types describe exactly what these options decode
+ * (snake_case field names, 64-bit integers as decimal strings, enums as their
+ * names, defaults filled in, a virtual field naming the set member of a oneof).
+ */
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { ProtoGrpcType } from './generated/collective';
+
+/** Directory holding the .proto sources (`-I` of the generator). */
+export const PROTO_ROOT = path.join(__dirname, '..', 'proto');
+
+/** The collective's .proto file, relative to {@link PROTO_ROOT}. */
+export const COLLECTIVE_PROTO_FILE = 'unroll/v1/collective.proto';
+
+/** Loader options; keep in step with the `generate` script's flags. */
+export const COLLECTIVE_PROTO_LOADER_OPTIONS: Readonly<protoLoader.Options> = Object.freeze({
+  /** Field names as written in the .proto (`total_elements`), as the generated types spell them. */
+  keepCase: true,
+  /** uint64 fields (generation, step, offsets) decode to decimal strings: exact beyond 2^53. */
+  longs: String,
+  /** Enums decode to their names (`'REDUCE_SCATTER'`), readable in errors and logs. */
+  enums: String,
+  /** bytes decode to Buffer (the default; stated for the reader). */
+  bytes: Buffer,
+  /** Omitted scalar fields decode to their zero value, so `__Output` types are non-optional. */
+  defaults: true,
+  /** A oneof gets a virtual field naming its set member (`body: 'chunk'`). */
+  oneofs: true,
+  includeDirs: [PROTO_ROOT],
+});
+
+let cached: ProtoGrpcType | undefined;
+
+/** The typed `unroll.v1` grpc package (Ring service constructor and message types); loaded once. */
+export function loadCollectiveProto(): ProtoGrpcType {
+  if (cached === undefined) {
+    const definition = protoLoader.loadSync(COLLECTIVE_PROTO_FILE, { ...COLLECTIVE_PROTO_LOADER_OPTIONS });
+    cached = grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
+  }
+  return cached;
+}
