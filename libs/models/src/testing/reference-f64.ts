@@ -103,7 +103,8 @@ function runWindow(
     h = s.h;
     c = s.c;
   }
-  return c === undefined ? { y, hT: Float64Array.from(h), steps } : { y, hT: Float64Array.from(h), cT: Float64Array.from(c), steps };
+  const hT = Float64Array.from(h);
+  return c === undefined ? { y, hT, steps } : { y, hT, cT: Float64Array.from(c), steps };
 }
 
 /**
@@ -154,7 +155,8 @@ export function referenceBackward(
   };
   const dX = new Float64Array(T * B * I);
   let dH: Float64Array = Float64Array.from(dHT);
-  let dC: Float64Array | undefined = cell.cell === 'lstm' ? (dCT === undefined ? new Float64Array(B * H) : Float64Array.from(dCT)) : undefined;
+  let dC: Float64Array | undefined;
+  if (cell.cell === 'lstm') dC = dCT === undefined ? new Float64Array(B * H) : Float64Array.from(dCT);
   for (let t = T - 1; t >= 0; t--) {
     for (let k = 0; k < B * H; k++) dH[k] += dY[t * B * H + k];
     const back = fwd.steps[t].backward(dH, dC, dX.subarray(t * B * I, (t + 1) * B * I), grads);

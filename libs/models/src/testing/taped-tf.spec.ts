@@ -128,7 +128,12 @@ describe('tapedWindow input validation', () => {
   it('names the field, the expected shape and the shape it got', () => {
     const cell: RefCell = { cell: 'lstm' };
     tf.tidy(() => {
-      const p = { wIh: tf.zeros([8, 3]) as tf.Tensor2D, wHh: tf.zeros([8, 2]) as tf.Tensor2D, bIh: tf.zeros([8]) as tf.Tensor1D, bHh: tf.zeros([7]) as tf.Tensor1D };
+      const p = {
+        wIh: tf.zeros([8, 3]) as tf.Tensor2D,
+        wHh: tf.zeros([8, 2]) as tf.Tensor2D,
+        bIh: tf.zeros([8]) as tf.Tensor1D,
+        bHh: tf.zeros([7]) as tf.Tensor1D, // G·H = 4·2 = 8 expected
+      };
       expect(() => tapedWindow(cell, p, tf.zeros([2, 1, 3]) as tf.Tensor3D, tf.zeros([1, 2]) as tf.Tensor2D)).toThrow(
         'tapedWindow: bHh must be [G·H] = [8], got [7]',
       );
