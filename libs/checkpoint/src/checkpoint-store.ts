@@ -7,7 +7,8 @@
  *     caller's string map plus `unroll.step` and `unroll.stateSha256`;
  *   - the state file: trainer state tensors (optimizer moments, per-stream hidden states) and the
  *     caller's metadata strings (data cursor, RNG state, spec hash …) plus `unroll.step`.
- * Both carry `unroll.sha256`, the checksum of their byte buffer (see safetensors.ts).
+ * Both carry `unroll.sha256`, the checksum of their byte buffer, and are written with
+ * `align: true` (see safetensors.ts), so PyTorch can view every tensor in place.
  *
  * Save protocol (one save at a time per store; one store writing per directory):
  *   1. if a model file for s exists (re-save), remove it first, so checkpoint s reads as
@@ -153,12 +154,12 @@ export class CheckpointStore {
     const stateBytes = encodeSafetensors(
       parts.state.tensors,
       { ...parts.state.metadata, [STEP_METADATA_KEY]: String(step) },
-      { checksum: true },
+      { checksum: true, align: true },
     );
     const modelBytes = encodeSafetensors(
       parts.model.tensors,
       { ...parts.model.metadata, [STEP_METADATA_KEY]: String(step), [STATE_SHA256_METADATA_KEY]: sha256Hex(stateBytes) },
-      { checksum: true },
+      { checksum: true, align: true },
     );
     await fsp.mkdir(this.dir, { recursive: true });
     if (await exists(entry.modelPath)) {

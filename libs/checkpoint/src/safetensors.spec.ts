@@ -120,6 +120,26 @@ describe('encodeSafetensors / decodeSafetensors', () => {
     expect(tensors.b.data[0]).toBe(20);
   });
 
+  it('align: lays tensors out widest dtype first so every offset is a multiple of its item size', () => {
+    const file = encodeSafetensors(
+      {
+        odd: { dtype: 'U8', shape: [3], data: new Uint8Array([1, 2, 3]) },
+        f: { dtype: 'F32', shape: [1], data: new Float32Array([0.5]) },
+        i: { dtype: 'I32', shape: [1], data: new Int32Array([7]) },
+        d: { dtype: 'F64', shape: [1], data: new Float64Array([-1]) },
+      },
+      {},
+      { align: true },
+    );
+    const header = JSON.parse(file.subarray(8, 8 + Number(file.readBigUInt64LE(0))).toString()) as Record<
+      string,
+      { data_offsets: number[] }
+    >;
+    expect(Object.keys(header)).toEqual(['d', 'f', 'i', 'odd']);
+    expect(Object.values(header).map((t) => t.data_offsets)).toEqual([[0, 8], [8, 12], [12, 16], [16, 19]]);
+    expect(decodeSafetensors(file).tensors.f.data[0]).toBe(0.5);
+  });
+
   it('accepts a null __metadata__, trailing header spaces, and no tensors', () => {
     expect(decodeSafetensors(frame('{"__metadata__":null}   '))).toEqual({ tensors: {}, metadata: {} });
     expect(decodeSafetensors(encodeSafetensors({}))).toEqual({ tensors: {}, metadata: {} });

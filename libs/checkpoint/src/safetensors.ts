@@ -22,9 +22,10 @@
  *   - if `__metadata__["unroll.sha256"]` is present it is the lowercase hex SHA-256 of the byte buffer
  *
  * Writing: tensors are laid out contiguously in the order given (the Python library sorts by
- * alignment then name; any order is valid on read). Note a U8 tensor of odd length followed by an
- * F32 leaves the F32 unaligned in the file: valid, and our reader copies, but zero-copy readers
- * prefer the big-dtype-first order, so list wide dtypes first when it matters.
+ * alignment then name; any order is valid on read). A U8 tensor of odd length followed by an F32
+ * leaves the F32 at an offset that is not a multiple of 4: valid, and our reader copies, but
+ * PyTorch refuses to view such bytes as float ("storage_offset() must be divisible by 4"), so
+ * pass `align: true` for files PyTorch will read.
  * Decoded tensors are always fresh, aligned copies, never views into the input.
  */
 import { createHash } from 'node:crypto';
@@ -52,6 +53,12 @@ export interface EncodeOptions {
    * @defaultValue false
    */
   checksum?: boolean;
+  /**
+   * Lay tensors out widest dtype first (stable otherwise), so every tensor starts at a multiple of
+   * its item size in the file, as the Python writer does; the header then lists them in that order.
+   * @defaultValue false — keep the order given
+   */
+  align?: boolean;
 }
 
 /** Metadata key of the byte buffer's SHA-256 (lowercase hex). */
@@ -94,6 +101,11 @@ export function encodeSafetensors(
 ): Buffer {
   assertLittleEndianHost();
   const entries = Object.entries(tensors);
+  if (options.align === true) {
+    // The header is padded to a multiple of 8 and each tensor's byte length is a multiple of its
+    // item size, so widest-first keeps every offset a multiple of the current item size.
+    entries.sort(([, a], [, b]) => (DTYPES[b.dtype]?.itemsize ?? 0) - (DTYPES[a.dtype]?.itemsize ?? 0));
+  }
   const header: [string, unknown][] = [];
   let offset = 0;
   for (const [name, t] of entries) {
