@@ -1,1 +1,3 @@
-export {};
+export * from './char-vocab';
+export * from './streams';
+export * from './text-corpus';

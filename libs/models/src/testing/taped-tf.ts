@@ -128,7 +128,9 @@ export function tapedWindow(cell: RefCell, p: TapedParams, x: tf.Tensor3D, h0: t
     // PyTorch's default: a missing lstm c0 is zeros.
     let state: TapedState = cell.cell === 'lstm' ? { h: h0, c: c0 ?? tf.zerosLike(h0) } : { h: h0 };
     const ys: tf.Tensor2D[] = [];
-    for (const xt of tf.unstack(x) as tf.Tensor2D[]) {
+    // Slices rather than tf.unstack: Unpack's gradient breaks when T = 1.
+    for (let t = 0; t < T; t++) {
+      const xt = tf.reshape(tf.slice(x, [t, 0, 0], [1, B, x.shape[2]]), [B, x.shape[2]]) as tf.Tensor2D;
       state = step(cell, blocks, xt, state);
       ys.push(state.h);
     }

@@ -1,0 +1,146 @@
+/**
+ * One recurrent layer over a whole TBPTT window as ONE differentiable operation.
+ *
+ * Forward: xProj = X·W_ihᵀ + b_ih for all T·B rows in one product, then the cell's
+ * time loop (one recurrent product per step). Backward (tf.customGrad): the cell's
+ * hand-written BPTT loop, then dX = ∂L/∂xProj · W_ih, dW_ih = ∂L/∂xProjᵀ · X and
+ * db_ih = Σ ∂L/∂xProj — the weight gradients of all timesteps in one large product
+ * each — instead of thousands of small taped ops.
+ *
+ * tf.customGrad returns one tensor, so the op returns them packed along time:
+ * rows 0..T−1 are y, row T is h_T and (LSTM) row T+1 is C_T. `recurrentLayer`
+ * unpacks them; gradients reaching any of the three flow back correctly.
+ *
+ * The state after step `carryAt` — where the next TBPTT window begins — is handed
+ * back as plain arrays: TBPTT carries it across windows without gradient.
+ */
+import { tf } from './tf';
+import { cellKernel, gateCount, hasCellState, type CellConfig } from './cells';
+import type { BackwardResult, ForwardResult } from './cells/cell-kernel';
+import { TfGemm, type Gemm } from './gemm';
+
+export interface LayerWeights {
+  wIh: tf.Tensor2D;
+  wHh: tf.Tensor2D;
+  bIh: tf.Tensor1D;
+  bHh: tf.Tensor1D;
+}
+
+export interface HiddenState {
+  /** [B, H] */
+  h: Float32Array;
+  /** [B, H], LSTM only. */
+  c?: Float32Array;
+}
+
+export interface WindowOptions {
+  /** Step (0-based) whose state is returned as `carry`. @defaultValue T − 1 (the window's end) */
+  carryAt?: number;
+  /** Receives ‖∂L/∂h_t‖ for t = 0..T−1 when the backward pass runs. */
+  onFlow?: (flow: Float64Array) => void;
+  /** Matrix products. @defaultValue a TfGemm on the active backend */
+  gemm?: Gemm;
+}
+
+export interface LayerOutput {
+  /** [T, B, H] */
+  y: tf.Tensor3D;
+  /** [B, H] */
+  hT: tf.Tensor2D;
+  cT?: tf.Tensor2D;
+  /** The state after step carryAt, detached. */
+  carry: HiddenState;
+}
+
+export class WindowShapeError extends RangeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WindowShapeError';
+  }
+}
+
+function readF32(t: tf.Tensor): Float32Array {
+  return t.dataSync() as Float32Array;
+}
+
+export interface InitialState {
+  /** [B, H] */
+  h: tf.Tensor2D;
+  /** [B, H], LSTM only. */
+  c?: tf.Tensor2D;
+}
+
+export function recurrentLayer(cell: CellConfig, w: LayerWeights, x: tf.Tensor3D, initial: InitialState, opts: WindowOptions = {}): LayerOutput {
+  const [T, B, I] = x.shape;
+  const G = gateCount(cell);
+  const [gh, H] = w.wHh.shape;
+  if (gh !== G * H || w.wIh.shape[0] !== G * H || w.wIh.shape[1] !== I) {
+    throw new WindowShapeError(`${cell.kind} layer expects W_ih [${G}·H, ${I}] and W_hh [${G}·H, H], got W_ih [${w.wIh.shape}] and W_hh [${w.wHh.shape}]`);
+  }
+  if (initial.h.size !== B * H) throw new WindowShapeError(`initial h must be [B, H] = [${B}, ${H}], got [${initial.h.shape}]`);
+  const withC = hasCellState(cell);
+  if (withC && initial.c?.size !== B * H) throw new WindowShapeError(`LSTM initial c must be [B, H] = [${B}, ${H}], got ${initial.c ? `[${initial.c.shape}]` : 'none'}`);
+  const carryAt = opts.carryAt ?? T - 1;
+  if (!Number.isInteger(carryAt) || carryAt < 0 || carryAt >= T) throw new WindowShapeError(`carryAt must be a step in [0, ${T - 1}], got ${carryAt}`);
+  const kernel = cellKernel(cell);
+  const gemm = opts.gemm ?? new TfGemm();
+  const dims = { T, B, H };
+  let carry: HiddenState | undefined;
+
+  const op = tf.customGrad((...args) => {
+    const [xs, wIh, wHh, bIh, bHh, h0, c0] = args.slice(0, withC ? 7 : 6) as tf.Tensor[];
+    const save = args[withC ? 7 : 6] as tf.GradSaveFunc;
+    save([xs, wIh]);
+    const x2d = tf.reshape(xs, [T * B, I]);
+    const xProj = readF32(tf.tidy(() => tf.add(tf.matMul(x2d, tf.transpose(wIh)), bIh)));
+    x2d.dispose();
+    const rw = { wHh: readF32(wHh), bHh: readF32(bHh) };
+    const fwd: ForwardResult = kernel.forward(gemm, dims, rw, xProj, readF32(h0), c0 ? readF32(c0) : undefined, carryAt);
+    carry = { h: fwd.hCarry, c: fwd.cCarry };
+    const rows = T + 1 + (withC ? 1 : 0);
+    const packed = new Float32Array(rows * B * H);
+    packed.set(fwd.y, 0);
+    packed.set(fwd.hT, T * B * H);
+    if (withC) packed.set(fwd.cT as Float32Array, (T + 1) * B * H);
+    const value = tf.tensor3d(packed, [rows, B, H]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [xSaved, wIhSaved] = saved;
+      const d = readF32(dy);
+      const n = B * H;
+      const back: BackwardResult = kernel.backward(
+        gemm,
+        dims,
+        rw,
+        fwd.saved,
+        d.subarray(0, T * n),
+        d.subarray(T * n, (T + 1) * n),
+        withC ? d.subarray((T + 1) * n, (T + 2) * n) : undefined,
+      );
+      opts.onFlow?.(back.flow);
+      return tf.tidy(() => {
+        const dPre = tf.tensor2d(back.dXProj, [T * B, G * H]);
+        const dX = tf.reshape(tf.matMul(dPre, wIhSaved), [T, B, I]);
+        const dWIh = tf.matMul(tf.transpose(dPre), tf.reshape(xSaved, [T * B, I]));
+        const dBIh = tf.sum(dPre, 0);
+        const grads = [dX, dWIh, tf.tensor2d(back.dWHh, [G * H, H]), dBIh, tf.tensor1d(back.dBHh), tf.tensor2d(back.dH0, [B, H])];
+        if (withC) grads.push(tf.tensor2d(back.dC0 as Float32Array, [B, H]));
+        return grads;
+      });
+    };
+    return { value, gradFunc };
+  });
+
+  const inputs: tf.Tensor[] = [x, w.wIh, w.wHh, w.bIh, w.bHh, initial.h];
+  if (withC) inputs.push(initial.c as tf.Tensor2D);
+  const packed = op(...inputs) as tf.Tensor3D;
+  const out = tf.tidy(() => {
+    const parts = tf.split(packed, withC ? [T, 1, 1] : [T, 1], 0);
+    return {
+      y: parts[0] as tf.Tensor3D,
+      hT: tf.reshape(parts[1], [B, H]) as tf.Tensor2D,
+      cT: withC ? (tf.reshape(parts[2], [B, H]) as tf.Tensor2D) : undefined,
+    };
+  });
+  packed.dispose();
+  return { ...out, carry: carry as HiddenState };
+}
