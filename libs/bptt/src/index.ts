@@ -6,3 +6,4 @@ export * from './optimizers';
 export * from './state-store';
 export * from './window-gradients';
 export * from './trainer';
+export * from './run';

@@ -18,7 +18,7 @@ import type { LossKind } from './losses';
 import type { Optimizer } from './optimizers';
 import { TbpttSchedule, type TbpttConfig } from './schedule';
 import type { SequenceData } from './sequence-data';
-import { InMemoryStateStore, MissingStateError, type StreamStateStore } from './state-store';
+import { InMemoryStateStore, joinStates, MissingStateError, sliceState, type StreamStateStore } from './state-store';
 import { windowGradients, windowLoss } from './window-gradients';
 
 export interface TrainerOptions {
@@ -158,6 +158,20 @@ export class Trainer {
       flow,
       seconds: { compute: (t1 - t0) / 1000, apply: (performance.now() - t1) / 1000 },
     };
+  }
+
+  /** The hidden state of every stream at the start of the next step, [S, H] per layer. */
+  streamStates(): NetworkState {
+    return joinStates(this.schedule.microBatches().map(([first, n]) => this.stateAt(first, n, this.nextStep)));
+  }
+
+  /** Resumes at `step` with the given stream states ([S, H] per layer) and counters. */
+  restore(step: number, streams: NetworkState, counters: { skipped: number; clipped: number }): void {
+    this.nextStep = step;
+    this.skippedSteps = counters.skipped;
+    this.clippedSteps = counters.clipped;
+    const H = this.opts.net.config.hidden;
+    for (const [first, n] of this.schedule.microBatches()) this.store.put(first, n, step, sliceState(streams, first, n, H));
   }
 
   /** Copies the host parameters into the network's variables. */

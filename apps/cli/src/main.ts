@@ -1,0 +1,41 @@
+/**
+ * The `unroll` command line.
+ *
+ *   unroll train <spec.yaml> [--steps N] [--out DIR] [--json]      train in one process
+ *   unroll eval <spec.yaml> --checkpoint FILE [--input FILE] [--json]
+ *
+ * Exit codes: 0 success, 1 failure while running, 2 bad input (spec, flags, paths).
+ */
+import { Command, CommanderError } from 'commander';
+import { SpecError } from '@unroll/spec';
+import { evalCommand } from './commands/eval';
+import { trainCommand } from './commands/train';
+import { EXIT_FAILURE, EXIT_USAGE, UsageError } from './errors';
+
+function isUsageError(e: unknown): boolean {
+  return e instanceof SpecError || e instanceof UsageError || (e instanceof Error && (e as NodeJS.ErrnoException).code === 'ENOENT' && /spec|yaml/i.test(e.message));
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = new Command('unroll')
+    .description('Truncated-BPTT training of recurrent networks')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  const common = (c: Command) => c.option('--data-root <dir>', 'data root (default: $UNROLL_DATA_ROOT or ./data)').option('--backend <name>', 'auto | cpu | wasm | tensorflow | tensorflow-gpu (default: the spec’s)').option('--json', 'print the result as JSON');
+  common(program.command('train <spec>').description('train in one process, writing checkpoints').option('--steps <n>', 'override spec.steps').option('--out <dir>', 'checkpoint directory (default: checkpoints/<name>)')).action(async (spec: string, flags) => {
+    code = await trainCommand(spec, flags);
+  });
+  common(program.command('eval <spec>').description('loss of a checkpoint on the held-out data or on --input').option('--checkpoint <file>', 'a step-N.safetensors model file').option('--input <file>', 'a text file under the data root, scored as one stream')).action(async (spec: string, flags) => {
+    code = await evalCommand(spec, flags);
+  });
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_USAGE;
+    const message = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`unroll: ${message}\n`);
+    return isUsageError(e) ? EXIT_USAGE : EXIT_FAILURE;
+  }
+}

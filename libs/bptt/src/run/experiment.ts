@@ -1,0 +1,137 @@
+/**
+ * From a validated spec to the objects that train: the data (training and held-out
+ * streams), the vocabulary, the network and the optimizer. The one place that maps
+ * spec fields to engine options, shared by `unroll train`, `unroll eval` and the
+ * distributed worker.
+ */
+import { readFileSync } from 'node:fs';
+import { RecurrentNetwork, Rng, type CellConfig, type NetworkConfig } from '@unroll/models';
+import { batchify, CharVocab, loadTextCorpus, splitHoldout } from '@unroll/datasets';
+import { resolveDataPath, type ExperimentSpec } from '@unroll/spec';
+import { createOptimizer, type Optimizer, type OptimizerConfig } from '../optimizers';
+import type { LossKind } from '../losses';
+import type { TbpttConfig } from '../schedule';
+import { DenseSequenceData, TokenSequenceData, type SequenceData } from '../sequence-data';
+
+type Body = ExperimentSpec['spec'];
+
+/** Streams used for validation: PyTorch word_language_model's eval_batch_size. */
+export const EVAL_STREAMS = 10;
+
+export interface ExperimentData {
+  train: SequenceData;
+  validation: SequenceData;
+  /** Character vocabulary (text data only). */
+  vocab?: CharVocab;
+  inputKind: 'tokens' | 'dense';
+  inputSize: number;
+  outputSize: number;
+}
+
+export class DataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DataError';
+  }
+}
+
+export function cellConfig(model: Body['model']): CellConfig {
+  switch (model.cell) {
+    case 'rnn':
+      return { kind: 'rnn', activation: model.activation };
+    case 'lstm':
+      return { kind: 'lstm' };
+    case 'gru':
+      return { kind: 'gru', variant: model.gruVariant };
+  }
+}
+
+function parseCsv(text: string, width: number, source: string): Float32Array {
+  const values: number[] = [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (line.trim() === '') return;
+    const cells = line.split(',');
+    if (cells.length !== width) throw new DataError(`${source}:${i + 1}: expected ${width} comma-separated numbers, got ${cells.length}`);
+    for (const c of cells) {
+      const v = Number(c);
+      if (!Number.isFinite(v)) throw new DataError(`${source}:${i + 1}: ${JSON.stringify(c.trim())} is not a finite number`);
+      values.push(v);
+    }
+  });
+  return Float32Array.from(values);
+}
+
+/** Tokens for the text held out for validation, given the vocabulary. */
+function textData(body: Body, dataRoot: string, vocabFromCheckpoint?: CharVocab): ExperimentData {
+  const data = body.data;
+  if (data.dataset !== 'text') throw new Error('unreachable');
+  const src = data.source !== undefined ? { source: data.source } : { resolvedPath: resolveDataPath(dataRoot, data.path as string) };
+  const text = loadTextCorpus(src, data.maxChars);
+  const { train, validation } = splitHoldout(text, data.validationFraction);
+  const vocab = vocabFromCheckpoint ?? CharVocab.fromText(text);
+  const evalStreams = Math.max(1, Math.min(EVAL_STREAMS, Math.floor(validation.length / (body.tbptt.window + 1))));
+  return {
+    train: new TokenSequenceData(batchify(vocab.encode(train), body.tbptt.streams)),
+    validation: new TokenSequenceData(batchify(vocab.encode(validation), evalStreams)),
+    vocab,
+    inputKind: 'tokens',
+    inputSize: vocab.size,
+    outputSize: vocab.size,
+  };
+}
+
+function sequenceData(body: Body, dataRoot: string): ExperimentData {
+  const data = body.data;
+  if (data.dataset !== 'sequence') throw new Error('unreachable');
+  const file = resolveDataPath(dataRoot, data.path);
+  const width = data.inputSize + data.outputSize;
+  const values = parseCsv(readFileSync(file, 'utf8'), width, data.path);
+  const rows = values.length / width;
+  const cut = Math.floor(rows * (1 - data.validationFraction));
+  const evalStreams = Math.max(1, Math.min(EVAL_STREAMS, Math.floor((rows - cut) / body.tbptt.window)));
+  return {
+    train: new DenseSequenceData(values.subarray(0, cut * width), data.inputSize, data.outputSize, body.tbptt.streams),
+    validation: new DenseSequenceData(values.subarray(cut * width), data.inputSize, data.outputSize, evalStreams),
+    inputKind: 'dense',
+    inputSize: data.inputSize,
+    outputSize: data.outputSize,
+  };
+}
+
+export function loadExperimentData(spec: ExperimentSpec, dataRoot: string, vocab?: CharVocab): ExperimentData {
+  return spec.spec.data.dataset === 'text' ? textData(spec.spec, dataRoot, vocab) : sequenceData(spec.spec, dataRoot);
+}
+
+export function networkConfig(spec: ExperimentSpec, data: ExperimentData): NetworkConfig {
+  const m = spec.spec.model;
+  return {
+    cell: cellConfig(m),
+    input: data.inputKind === 'tokens' ? { kind: 'tokens', vocabSize: data.inputSize, embedding: m.embedding as number } : { kind: 'dense', size: data.inputSize },
+    hidden: m.hidden,
+    layers: m.layers,
+    outputSize: data.outputSize,
+  };
+}
+
+/** The network, initialised from the spec's seed (rng is advanced by the initialisation). */
+export function buildNetwork(spec: ExperimentSpec, data: ExperimentData, rng: Rng): RecurrentNetwork {
+  return new RecurrentNetwork(networkConfig(spec, data), rng);
+}
+
+export function optimizerConfig(spec: ExperimentSpec): OptimizerConfig {
+  const o = spec.spec.optimizer;
+  return o.name === 'adam' ? { name: 'adam', lr: o.lr, betas: [o.betas[0], o.betas[1]], eps: o.eps, weightDecay: o.weightDecay } : { name: 'sgd', lr: o.lr, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay };
+}
+
+export function buildOptimizer(spec: ExperimentSpec): Optimizer {
+  return createOptimizer(optimizerConfig(spec));
+}
+
+export function tbpttConfig(spec: ExperimentSpec): TbpttConfig {
+  const t = spec.spec.tbptt;
+  return { streams: t.streams, window: t.window, stride: t.stride, microBatch: t.microBatch };
+}
+
+export function lossKind(spec: ExperimentSpec): LossKind {
+  return spec.spec.loss;
+}

@@ -1,0 +1,4 @@
+export * from './experiment';
+export * from './checkpointing';
+export * from './training-run';
+export * from './evaluation';
