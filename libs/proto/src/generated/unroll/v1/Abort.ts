@@ -3,7 +3,8 @@
 import type { ReduceTag as _unroll_v1_ReduceTag, ReduceTag__Output as _unroll_v1_ReduceTag__Output } from '../../unroll/v1/ReduceTag';
 
 /**
- * A reduction failed upstream; names the member that failed it when known.
+ * A reduction failed on a neighbour; names the member blamed for it, so that the
+ * failure travels round the ring and every member reports the same culprit.
  */
 export interface Abort {
   /**
@@ -22,10 +23,16 @@ export interface Abort {
    * Why the reduction failed.
    */
   'reason'?: (string);
+  /**
+   * True when failed_rank missed a deadline or lost its connection (a peer to
+   * report); false when the reduction was refused (mismatched context or shape).
+   */
+  'peer_failure'?: (boolean);
 }
 
 /**
- * A reduction failed upstream; names the member that failed it when known.
+ * A reduction failed on a neighbour; names the member blamed for it, so that the
+ * failure travels round the ring and every member reports the same culprit.
  */
 export interface Abort__Output {
   /**
@@ -44,4 +51,9 @@ export interface Abort__Output {
    * Why the reduction failed.
    */
   'reason': (string);
+  /**
+   * True when failed_rank missed a deadline or lost its connection (a peer to
+   * report); false when the reduction was refused (mismatched context or shape).
+   */
+  'peer_failure': (boolean);
 }

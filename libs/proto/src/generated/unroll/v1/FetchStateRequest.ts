@@ -11,7 +11,7 @@ export interface FetchStateRequest {
    */
   'experiment'?: (string);
   /**
-   * The generation the joiner enters; a member with an older one refuses.
+   * The generation the joiner enters; refused when the member has seen a newer one.
    */
   'generation'?: (number | string | Long);
   /**
@@ -29,7 +29,7 @@ export interface FetchStateRequest__Output {
    */
   'experiment': (string);
   /**
-   * The generation the joiner enters; a member with an older one refuses.
+   * The generation the joiner enters; refused when the member has seen a newer one.
    */
   'generation': (string);
   /**

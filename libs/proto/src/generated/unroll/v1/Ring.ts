@@ -16,8 +16,8 @@ export interface RingClient extends grpc.Client {
    * A joining member pulls the parameters and optimizer state of an experiment
    * from a live member. One request, the state streamed back in chunks of at
    * most one message size, tensor after tensor. NOT_FOUND when the member holds
-   * no state for the experiment; FAILED_PRECONDITION when its generation is older
-   * than the one requested.
+   * no state for the experiment; FAILED_PRECONDITION when the member has seen a
+   * generation newer than the one requested (the joiner is stale).
    */
   FetchState(argument: _unroll_v1_FetchStateRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_unroll_v1_StateChunk__Output>;
   FetchState(argument: _unroll_v1_FetchStateRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_unroll_v1_StateChunk__Output>;
@@ -25,8 +25,8 @@ export interface RingClient extends grpc.Client {
    * A joining member pulls the parameters and optimizer state of an experiment
    * from a live member. One request, the state streamed back in chunks of at
    * most one message size, tensor after tensor. NOT_FOUND when the member holds
-   * no state for the experiment; FAILED_PRECONDITION when its generation is older
-   * than the one requested.
+   * no state for the experiment; FAILED_PRECONDITION when the member has seen a
+   * generation newer than the one requested (the joiner is stale).
    */
   fetchState(argument: _unroll_v1_FetchStateRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_unroll_v1_StateChunk__Output>;
   fetchState(argument: _unroll_v1_FetchStateRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_unroll_v1_StateChunk__Output>;
@@ -34,9 +34,10 @@ export interface RingClient extends grpc.Client {
   /**
    * One long-lived bidirectional stream per ring edge, opened by the receiving
    * member on its predecessor. The first request message must be `subscribe`;
-   * after it the receiver sends `ack` per bucket received and may send `reject`
-   * when a chunk does not match what it expected. The sender writes `chunk`s in
-   * the fixed order of the ring schedule, or an `abort` when its reduction failed.
+   * after it the receiver sends `ack` per bucket received, `reject` when a chunk
+   * does not match what it expected, `abort` when its own reduction failed. The
+   * sender writes `chunk`s in the fixed order of the ring schedule, or an `abort`
+   * when its reduction failed.
    * 
    * Status codes: PERMISSION_DENIED when the subscriber is not this member's
    * successor in the ring; FAILED_PRECONDITION when the subscriber's generation is
@@ -50,9 +51,10 @@ export interface RingClient extends grpc.Client {
   /**
    * One long-lived bidirectional stream per ring edge, opened by the receiving
    * member on its predecessor. The first request message must be `subscribe`;
-   * after it the receiver sends `ack` per bucket received and may send `reject`
-   * when a chunk does not match what it expected. The sender writes `chunk`s in
-   * the fixed order of the ring schedule, or an `abort` when its reduction failed.
+   * after it the receiver sends `ack` per bucket received, `reject` when a chunk
+   * does not match what it expected, `abort` when its own reduction failed. The
+   * sender writes `chunk`s in the fixed order of the ring schedule, or an `abort`
+   * when its reduction failed.
    * 
    * Status codes: PERMISSION_DENIED when the subscriber is not this member's
    * successor in the ring; FAILED_PRECONDITION when the subscriber's generation is
@@ -75,17 +77,18 @@ export interface RingHandlers extends grpc.UntypedServiceImplementation {
    * A joining member pulls the parameters and optimizer state of an experiment
    * from a live member. One request, the state streamed back in chunks of at
    * most one message size, tensor after tensor. NOT_FOUND when the member holds
-   * no state for the experiment; FAILED_PRECONDITION when its generation is older
-   * than the one requested.
+   * no state for the experiment; FAILED_PRECONDITION when the member has seen a
+   * generation newer than the one requested (the joiner is stale).
    */
   FetchState: grpc.handleServerStreamingCall<_unroll_v1_FetchStateRequest__Output, _unroll_v1_StateChunk>;
   
   /**
    * One long-lived bidirectional stream per ring edge, opened by the receiving
    * member on its predecessor. The first request message must be `subscribe`;
-   * after it the receiver sends `ack` per bucket received and may send `reject`
-   * when a chunk does not match what it expected. The sender writes `chunk`s in
-   * the fixed order of the ring schedule, or an `abort` when its reduction failed.
+   * after it the receiver sends `ack` per bucket received, `reject` when a chunk
+   * does not match what it expected, `abort` when its own reduction failed. The
+   * sender writes `chunk`s in the fixed order of the ring schedule, or an `abort`
+   * when its reduction failed.
    * 
    * Status codes: PERMISSION_DENIED when the subscriber is not this member's
    * successor in the ring; FAILED_PRECONDITION when the subscriber's generation is

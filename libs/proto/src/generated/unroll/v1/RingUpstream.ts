@@ -3,6 +3,7 @@
 import type { Subscribe as _unroll_v1_Subscribe, Subscribe__Output as _unroll_v1_Subscribe__Output } from '../../unroll/v1/Subscribe';
 import type { Ack as _unroll_v1_Ack, Ack__Output as _unroll_v1_Ack__Output } from '../../unroll/v1/Ack';
 import type { Reject as _unroll_v1_Reject, Reject__Output as _unroll_v1_Reject__Output } from '../../unroll/v1/Reject';
+import type { Abort as _unroll_v1_Abort, Abort__Output as _unroll_v1_Abort__Output } from '../../unroll/v1/Abort';
 
 /**
  * Receiver to sender.
@@ -20,7 +21,11 @@ export interface RingUpstream {
    * The receiver refused a chunk; the sender ends the stream with `code`.
    */
   'reject'?: (_unroll_v1_Reject | null);
-  'body'?: "subscribe"|"ack"|"reject";
+  /**
+   * The receiver's reduction failed; the sender fails the same step.
+   */
+  'abort'?: (_unroll_v1_Abort | null);
+  'body'?: "subscribe"|"ack"|"reject"|"abort";
 }
 
 /**
@@ -39,5 +44,9 @@ export interface RingUpstream__Output {
    * The receiver refused a chunk; the sender ends the stream with `code`.
    */
   'reject'?: (_unroll_v1_Reject__Output | null);
-  'body'?: "subscribe"|"ack"|"reject";
+  /**
+   * The receiver's reduction failed; the sender fails the same step.
+   */
+  'abort'?: (_unroll_v1_Abort__Output | null);
+  'body'?: "subscribe"|"ack"|"reject"|"abort";
 }

@@ -1,0 +1,26 @@
+/**
+ * @unroll/collective — how data-parallel workers sum their gradients.
+ *
+ * `Collective` is the interface business code uses; `GrpcRingCollective` is the
+ * ring all-reduce over gRPC between worker processes. The in-memory fake and the
+ * conformance suite live in the `@unroll/collective/testing` entry point.
+ */
+export { COLLECTIVE_DEFAULTS, formatContext, sameContext, validateBuffers, validateReduceContext } from './collective';
+export type { Collective, ReduceContext } from './collective';
+export {
+  CollectiveClosedError,
+  CollectiveError,
+  MessageRejectedError,
+  PeerDeadlineError,
+  ReductionAbortedError,
+  StaleGenerationError,
+} from './collective-errors';
+export type { PeerRef } from './collective-errors';
+export { GrpcRingCollective } from './grpc-ring-collective';
+export type { GrpcRingCollectiveOptions, RingPeer } from './grpc-ring-collective';
+export { RING_TRANSPORT_DEFAULTS } from './grpc-options';
+export type { RingTlsOptions, RingTransportOptions } from './grpc-options';
+export { RingServer, RING_SERVICE_NAME } from './ring-server';
+export { fetchState } from './state-transfer';
+export type { FetchStateOptions, StateSnapshot, StateSource, StateTensor } from './state-transfer';
+export type { ReducerKind } from './reducer';

@@ -1,0 +1,42 @@
+/**
+ * The hot loop of the ring: `target[offset + i] += source[i]` over a received
+ * chunk (about 1 MiB, 262 144 float32s). Two implementations, chosen by option:
+ *
+ *  - `worker` ({@link WorkerPoolReducer}): the chunk is copied into a shared slot
+ *    and a worker thread adds it into the fusion buffer (a SharedArrayBuffer), so
+ *    the event loop that serves the gRPC streams never runs the loop.
+ *  - `inline` ({@link InlineReducer}): the loop runs on the event loop in slices
+ *    of 64 Ki elements with a `setImmediate` yield between slices.
+ *
+ * bench/allreduce/RESULTS.md records which is faster on this machine; the
+ * default follows it.
+ */
+export interface Reducer {
+  /**
+   * Adds the little-endian float32 values in `source` into `target` starting at
+   * element `offset`. `target` should live on a SharedArrayBuffer for the worker
+   * implementation (it falls back to the inline loop otherwise).
+   */
+  addInto(target: Float32Array, offset: number, source: Uint8Array): Promise<void>;
+  /** Stops worker threads; idempotent. */
+  close(): Promise<void>;
+}
+
+export type ReducerKind = 'worker' | 'inline';
+
+/** Elements summed between two event-loop yields in the inline loop (256 KiB of float32). */
+export const INLINE_SLICE_ELEMENTS = 64 * 1024;
+
+/** `source` as float32s: a view when 4-byte aligned, else an aligned copy. */
+export function asFloat32(source: Uint8Array): Float32Array {
+  const count = source.byteLength >>> 2;
+  if (source.byteOffset % 4 === 0) return new Float32Array(source.buffer, source.byteOffset, count);
+  const copy = new Uint8Array(count * 4);
+  copy.set(source.subarray(0, count * 4));
+  return new Float32Array(copy.buffer, 0, count);
+}
+
+/** The loop itself; `b.length` elements of `b` are added into `a` from `offset`. */
+export function addFloat32(a: Float32Array, offset: number, b: Float32Array, from = 0, to = b.length): void {
+  for (let i = from; i < to; i++) a[offset + i] += b[i];
+}

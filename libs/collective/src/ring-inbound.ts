@@ -1,0 +1,145 @@
+/**
+ * Receiving end of a ring edge: the stream this member opens on its predecessor
+ * (the receiver dials, so that its HTTP/2 receive window — a client-side option
+ * in grpc-js — governs the data direction).
+ *
+ * 1. Open `Ring.Stream` with wait-for-ready and a deadline of `lifetimeMs` (the
+ *    stream outlives many steps; it is re-dialled before the deadline gets
+ *    close, after any failed reduction, and when the generation changes).
+ * 2. Send `subscribe {experiment, generation, rank, size}`.
+ * 3. Queue every downstream message; pause the stream when the queue holds
+ *    {@link INBOX_HIGH_WATER} messages so that HTTP/2 flow control pushes back
+ *    on the sender, resume when the reduction has drained it.
+ * 4. When the call ends, every later `next()` rejects with an error that names
+ *    the predecessor (or a refusal / stale generation when the status says so).
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { Abort, RingClient, RingDownstream__Output, RingUpstream } from '@unroll/proto';
+import { MessageRejectedError, PeerDeadlineError, StaleGenerationError, type PeerRef } from './collective-errors';
+import { Deferred } from './deferred';
+
+/** Messages queued before the stream is paused (about 8 MiB of chunks). */
+export const INBOX_HIGH_WATER = 8;
+
+/** How long an aborted stream may take to be ended by the predecessor before it is cancelled. */
+export const ABORT_GRACE_MS = 5_000;
+
+/** Trailing-metadata key carrying the generation of a member that refuses a stream. */
+export const GENERATION_METADATA_KEY = 'x-unroll-generation';
+
+export interface InboundBinding {
+  experiment: string;
+  generation: number;
+  /** This member's rank and the ring size, for the predecessor to check. */
+  rank: number;
+  size: number;
+}
+
+export class RingInbound {
+  private readonly call: grpc.ClientDuplexStream<RingUpstream, RingDownstream__Output>;
+  private readonly inbox: RingDownstream__Output[] = [];
+  private waiter: Deferred<RingDownstream__Output> | undefined;
+  private failure: Error | undefined;
+  private paused = false;
+  /** Epoch ms at which the call's deadline expires. */
+  readonly expiresAt: number;
+
+  constructor(
+    client: RingClient,
+    readonly predecessor: PeerRef,
+    readonly binding: InboundBinding,
+    lifetimeMs: number,
+  ) {
+    this.expiresAt = Date.now() + lifetimeMs;
+    const metadata = new grpc.Metadata({ waitForReady: true });
+    this.call = client.Stream(metadata, { deadline: this.expiresAt });
+    this.call.on('data', (message: RingDownstream__Output) => this.push(message));
+    this.call.on('error', (error: grpc.ServiceError) => this.fail(this.classify(error)));
+    this.call.on('end', () => this.fail(new PeerDeadlineError(predecessor, 'ring stream ended by the sender')));
+    this.call.write({ subscribe: { experiment: binding.experiment, generation: binding.generation, rank: binding.rank, size: binding.size } });
+  }
+
+  /** The stream has ended (or was cancelled) and must be re-dialled. */
+  get closed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  /** Next downstream message; rejects once the stream has ended and the queue is empty. */
+  next(): Promise<RingDownstream__Output> {
+    const message = this.inbox.shift();
+    if (message) {
+      if (this.paused && this.inbox.length <= INBOX_HIGH_WATER / 2) {
+        this.paused = false;
+        this.call.resume();
+      }
+      return Promise.resolve(message);
+    }
+    if (this.failure) return Promise.reject(this.failure);
+    this.waiter = new Deferred();
+    return this.waiter.promise;
+  }
+
+  /** Tells the predecessor that a bucket arrived complete and checked. */
+  ack(experiment: string, generation: number, step: number, bucket: number): void {
+    if (!this.failure) this.call.write({ ack: { tag: { experiment, generation, step }, bucket } });
+  }
+
+  /** Refuses the stream: the predecessor ends it with `code`. The call is then cancelled. */
+  refuse(code: grpc.status, reason: string, ownGeneration: number): void {
+    if (this.failure) return;
+    this.call.write({ reject: { code, reason, generation: ownGeneration } });
+    this.close(new MessageRejectedError(code, reason));
+  }
+
+  /**
+   * Tells the predecessor this member's reduction failed, then half-closes; the
+   * predecessor ends the call. Cancelled after {@link ABORT_GRACE_MS} if it does not.
+   */
+  abort(abort: Abort, reason: Error): void {
+    if (this.failure) return;
+    this.fail(reason);
+    this.call.write({ abort });
+    this.call.end();
+    setTimeout(() => this.call.cancel(), ABORT_GRACE_MS).unref();
+  }
+
+  /** Cancels the call; later `next()` calls reject with `reason`. */
+  close(reason: Error = new PeerDeadlineError(this.predecessor, 'ring stream closed locally')): void {
+    this.fail(reason);
+    this.call.cancel();
+  }
+
+  private push(message: RingDownstream__Output): void {
+    if (this.failure) return;
+    if (this.waiter) {
+      const waiter = this.waiter;
+      this.waiter = undefined;
+      waiter.resolve(message);
+      return;
+    }
+    this.inbox.push(message);
+    if (!this.paused && this.inbox.length >= INBOX_HIGH_WATER) {
+      this.paused = true;
+      this.call.pause();
+    }
+  }
+
+  private fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.reject(error);
+  }
+
+  private classify(error: grpc.ServiceError): Error {
+    const seen = Number(error.metadata?.get(GENERATION_METADATA_KEY)[0] ?? Number.NaN);
+    if (error.code === grpc.status.FAILED_PRECONDITION && seen > this.binding.generation) {
+      return new StaleGenerationError(this.binding.generation, seen, `predecessor rank ${this.predecessor.rank}: ${error.details}`);
+    }
+    if (error.code === grpc.status.FAILED_PRECONDITION || error.code === grpc.status.INVALID_ARGUMENT || error.code === grpc.status.PERMISSION_DENIED) {
+      return new MessageRejectedError(error.code, `predecessor rank ${this.predecessor.rank} refused the stream: ${error.details}`);
+    }
+    return new PeerDeadlineError(this.predecessor, `ring stream failed: ${grpc.status[error.code] ?? error.code} ${error.details}`);
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * One all-reduce over an established ring edge pair: the sender loop writes this
+ * member's schedule to the successor, the receiver loop checks and applies the
+ * predecessor's chunks, and the reduction resolves when every bucket is received,
+ * copied back into the caller's buffers and acknowledged by the successor.
+ *
+ * 1. Buckets are staged (copied into a shared fusion buffer) by the sender, in
+ *    index order, just before their first chunk leaves.
+ * 2. Sender: chunk j of round g leaves once chunk j of round g−1 was applied
+ *    (see ring-schedule.ts); payloads are views of the fusion buffer. A segment
+ *    is never modified after it is sent until a message that causally depends
+ *    on its delivery arrives, so a write buffered inside grpc-js (serialised
+ *    later) still sees the bytes that were meant.
+ * 3. Receiver: every message must be the expected chunk — same experiment,
+ *    generation, step, bucket, phase, round, segment, offset, total elements,
+ *    dtype and payload length — or it is refused with a gRPC status
+ *    (FAILED_PRECONDITION for the context, INVALID_ARGUMENT for the shape) and
+ *    never applied. Reduce-scatter chunks go to the reducer (off the event
+ *    loop); all-gather chunks are copied in place.
+ * 4. A complete bucket is copied back to the caller's buffers and acknowledged.
+ * 5. Any failure fails the whole reduction at once: the first error wins, the
+ *    other loops stop at their next await. One deadline covers the reduction.
+ *    A stalled member stalls the whole ring, so every member ends up waiting on
+ *    its predecessor; to name the right one, members with direct evidence act
+ *    first. At (deadline − grace): a member that has not had a single chunk from
+ *    its predecessor blames it, and one blocked on sending or on acks blames its
+ *    successor; either sends an Abort naming the culprit round the ring (see
+ *    ring-abort.ts). A member that did get chunks and then stalled waits until
+ *    the deadline for such an Abort, and only then blames its predecessor.
+ */
+import { status } from '@grpc/grpc-js';
+import type { Chunk__Output, RingDownstream } from '@unroll/proto';
+import { allocateFusionBuffer, planBuckets, stageBucket, unstageBucket, type Bucket } from './bucket-plan';
+import { formatContext, type ReduceContext } from './collective';
+import { CollectiveError, MessageRejectedError, PeerDeadlineError, StaleGenerationError, type PeerRef } from './collective-errors';
+import { Deferred } from './deferred';
+import type { Reducer } from './reducer';
+import { errorFromAbort } from './ring-abort';
+import type { RingInbound } from './ring-inbound';
+import type { RingOutbound } from './ring-outbound';
+import { receiveSchedule, sendSchedule, type RingChunk } from './ring-schedule';
+
+/** Longest head start given to members with direct evidence of a stalled peer. */
+export const BLAME_GRACE_MS = 2_000;
+
+export interface RingReductionParams {
+  rank: number;
+  size: number;
+  ctx: ReduceContext;
+  buffers: Float32Array[];
+  bucketElements: number;
+  chunkElements: number;
+  inbound: RingInbound;
+  outbound: RingOutbound;
+  reducer: Reducer;
+  /** Milliseconds the whole reduction may take. */
+  timeoutMs: number;
+}
+
+/** A refused chunk: the status to send and why. */
+interface Refusal {
+  code: status;
+  reason: string;
+  /** The chunk's generation, when it differs from ours. */
+  generation?: number;
+}
+
+interface BucketState {
+  bucket: Bucket;
+  fusion: Deferred<Float32Array>;
+  applied: Map<string, Deferred>;
+}
+
+export class RingReduction {
+  private readonly failed = new Deferred<never>();
+  private failure: Error | undefined;
+  private awaitingChunk = false;
+  private chunksReceived = 0;
+  private readonly buckets: BucketState[];
+
+  constructor(private readonly p: RingReductionParams) {
+    this.buckets = planBuckets(
+      p.buffers.map((b) => b.length),
+      p.bucketElements,
+    ).map((bucket) => ({ bucket, fusion: new Deferred<Float32Array>(), applied: new Map() }));
+  }
+
+  get predecessor(): PeerRef {
+    return this.p.inbound.predecessor;
+  }
+
+  get successor(): PeerRef {
+    return this.p.outbound.successor;
+  }
+
+  async run(): Promise<void> {
+    const { timeoutMs } = this.p;
+    const graceMs = Math.min(BLAME_GRACE_MS, Math.floor(timeoutMs / 5));
+    const blame = (peer: PeerRef): void =>
+      this.fail(new PeerDeadlineError(peer, `missed the ${timeoutMs} ms deadline of reduction ${formatContext(this.p.ctx)}`));
+    let timer = setTimeout(() => {
+      if (!this.awaitingChunk) blame(this.successor);
+      else if (this.chunksReceived === 0) blame(this.predecessor);
+      else timer = setTimeout(() => blame(this.predecessor), graceMs);
+    }, timeoutMs - graceMs);
+    this.p.outbound.failed.promise.catch((error: Error) => this.fail(error));
+    try {
+      await this.guard(Promise.all([this.sendAll(), this.receiveAll(), this.awaitAcks()]));
+    } catch (error) {
+      this.fail(error instanceof Error ? error : new CollectiveError(String(error)));
+      throw this.failure;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Fails the reduction (first error wins); pending loops stop at their next await. */
+  fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.failed.reject(error);
+  }
+
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  private guard<T>(promise: Promise<T>): Promise<T> {
+    return Promise.race([promise, this.failed.promise]);
+  }
+
+  private applied(state: BucketState, step: number, chunk: number): Deferred {
+    const key = `${step}/${chunk}`;
+    let done = state.applied.get(key);
+    if (!done) {
+      done = new Deferred();
+      state.applied.set(key, done);
+    }
+    return done;
+  }
+
+  private async sendAll(): Promise<void> {
+    const { rank, size, ctx, chunkElements, outbound } = this.p;
+    for (const state of this.buckets) {
+      const { bucket } = state;
+      const fusion = allocateFusionBuffer(bucket.elements);
+      stageBucket(bucket, this.p.buffers, fusion);
+      state.fusion.resolve(fusion);
+      for (const c of sendSchedule(rank, size, bucket.elements, chunkElements)) {
+        if (this.failure) return;
+        if (c.step > 0) await this.guard(this.applied(state, c.step - 1, c.chunk).promise);
+        await this.guard(outbound.send(this.chunkMessage(ctx, bucket, c, fusion)));
+      }
+    }
+  }
+
+  private chunkMessage(ctx: ReduceContext, bucket: Bucket, c: RingChunk, fusion: Float32Array): RingDownstream {
+    return {
+      chunk: {
+        tag: { experiment: ctx.experiment, generation: ctx.generation, step: ctx.step },
+        bucket: bucket.index,
+        phase: c.phase,
+        round: c.round,
+        segment: c.segment,
+        offset: c.offset,
+        total_elements: bucket.elements,
+        dtype: 'FLOAT32',
+        payload: Buffer.from(fusion.buffer, fusion.byteOffset + c.offset * 4, c.length * 4),
+      },
+    };
+  }
+
+  private async receiveAll(): Promise<void> {
+    const { rank, size, ctx, chunkElements, inbound, reducer } = this.p;
+    for (const state of this.buckets) {
+      const { bucket } = state;
+      const fusion = await this.guard(state.fusion.promise);
+      const bytes = Buffer.from(fusion.buffer, fusion.byteOffset, fusion.byteLength);
+      const pending: Promise<void>[] = [];
+      for (const c of receiveSchedule(rank, size, bucket.elements, chunkElements)) {
+        this.awaitingChunk = true;
+        const message = await this.guard(inbound.next());
+        this.awaitingChunk = false;
+        if (message.body === 'abort' && message.abort) throw errorFromAbort(message.abort);
+        this.chunksReceived++;
+        const chunk = message.chunk;
+        const refusal = chunk ? checkChunk(chunk, ctx, bucket, c) : { code: status.INVALID_ARGUMENT, reason: `expected a chunk, got '${message.body ?? 'none'}'` };
+        if (refusal || !chunk) {
+          const r = refusal ?? { code: status.INVALID_ARGUMENT, reason: 'empty message' };
+          inbound.refuse(r.code, r.reason, ctx.generation);
+          throw r.generation !== undefined && r.generation > ctx.generation
+            ? new StaleGenerationError(ctx.generation, r.generation, `chunk from predecessor rank ${inbound.predecessor.rank}`)
+            : new MessageRejectedError(r.code, `refused chunk from predecessor rank ${inbound.predecessor.rank}: ${r.reason}`);
+        }
+        const done = this.applied(state, c.step, c.chunk);
+        if (c.phase === 'REDUCE_SCATTER') {
+          pending.push(reducer.addInto(fusion, c.offset, chunk.payload).then(() => done.resolve()));
+        } else {
+          chunk.payload.copy(bytes, c.offset * 4);
+          done.resolve();
+        }
+      }
+      await this.guard(Promise.all(pending));
+      unstageBucket(bucket, fusion, this.p.buffers);
+      inbound.ack(ctx.experiment, ctx.generation, ctx.step, bucket.index);
+    }
+  }
+
+  private async awaitAcks(): Promise<void> {
+    for (const { bucket } of this.buckets) {
+      await this.guard(this.p.outbound.acked(this.p.ctx.step, bucket.index));
+    }
+  }
+}
+
+/** Compares a chunk with the one the schedule expects next; undefined when it matches. */
+export function checkChunk(chunk: Chunk__Output, ctx: ReduceContext, bucket: Bucket, expected: RingChunk): Refusal | undefined {
+  const tag = chunk.tag;
+  const generation = Number(tag?.generation ?? Number.NaN);
+  const context: Array<[string, unknown, unknown]> = [
+    ['experiment', ctx.experiment, tag?.experiment],
+    ['generation', String(ctx.generation), tag?.generation],
+    ['step', String(ctx.step), tag?.step],
+  ];
+  for (const [field, want, got] of context) {
+    if (want !== got) {
+      return { code: status.FAILED_PRECONDITION, reason: `chunk.${field}: expected ${String(want)}, got ${String(got)}`, generation };
+    }
+  }
+  const shape: Array<[string, unknown, unknown]> = [
+    ['bucket', bucket.index, chunk.bucket],
+    ['total_elements', String(bucket.elements), chunk.total_elements],
+    ['phase', expected.phase, chunk.phase],
+    ['round', expected.round, chunk.round],
+    ['segment', expected.segment, chunk.segment],
+    ['offset', String(expected.offset), chunk.offset],
+    ['dtype', 'FLOAT32', chunk.dtype],
+    ['payload bytes', expected.length * 4, chunk.payload.length],
+  ];
+  for (const [field, want, got] of shape) {
+    if (want !== got) return { code: status.INVALID_ARGUMENT, reason: `chunk.${field}: expected ${String(want)}, got ${String(got)}` };
+  }
+  return undefined;
+}
