@@ -14,8 +14,12 @@
  *     (experiment, generation) and far enough from its deadline, else dial a new
  *     one and subscribe with (experiment, generation, rank, size).
  *  3. Wait for the successor's subscription for (experiment, generation). A
- *     subscription from an older generation is refused FAILED_PRECONDITION; one
- *     from a newer generation makes this member stale.
+ *     subscription left from an older generation is closed FAILED_PRECONDITION
+ *     and a fresh one awaited (the normal change of generation); a *new*
+ *     subscription attempt with an older generation is refused and fails this
+ *     reduction (MessageRejectedError: the successor is reducing a stale
+ *     generation and will not join ours); one from a newer generation makes this
+ *     member stale (StaleGenerationError).
  *  4. Run the ring (ring-reduction.ts, schedule in ring-schedule.ts) under one
  *     deadline of `timeoutMs`, counted from the call.
  *  5. On failure, tell both neighbours (Abort naming the culprit), drop both
@@ -30,7 +34,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadCollectiveProto, type RingClient, type RingUpstream__Output } from '@unroll/proto';
 import { COLLECTIVE_DEFAULTS, formatContext, validateBuffers, validateReduceContext, type Collective, type ReduceContext } from './collective';
-import { CollectiveClosedError, PeerDeadlineError, StaleGenerationError, type PeerRef } from './collective-errors';
+import { CollectiveClosedError, MessageRejectedError, PeerDeadlineError, StaleGenerationError, type PeerRef } from './collective-errors';
 import { createReducer } from './create-reducer';
 import { Deferred } from './deferred';
 import { RING_TRANSPORT_DEFAULTS, channelCredentials, channelOptions, type RingTlsOptions, type RingTransportOptions } from './grpc-options';
@@ -98,6 +102,8 @@ export class GrpcRingCollective implements Collective, RingServiceHandler {
   private outbound: RingOutbound | undefined;
   private subscribed = new Deferred();
   private current: RingReduction | undefined;
+  /** Context of the reduction in progress (waiting for the successor or running). */
+  private reducing: ReduceContext | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -186,7 +192,10 @@ export class GrpcRingCollective implements Collective, RingServiceHandler {
       const generation = Number(s.generation);
       const newest = this.generations.get(s.experiment) ?? -1;
       if (generation < newest) {
-        endWithStatus(call, grpc.status.FAILED_PRECONDITION, `subscription generation ${generation} is stale; generation ${newest} exists`, newest);
+        const reason = `successor rank ${s.rank} subscribed with generation ${generation}; generation ${newest} exists`;
+        endWithStatus(call, grpc.status.FAILED_PRECONDITION, reason, newest);
+        // A successor that starts a reduction in an older generation will not take part in ours.
+        if (this.reducing?.experiment === s.experiment) this.failReducing(new MessageRejectedError(grpc.status.FAILED_PRECONDITION, reason));
         return;
       }
       this.generations.set(s.experiment, generation);
@@ -220,6 +229,25 @@ export class GrpcRingCollective implements Collective, RingServiceHandler {
     this.generations.set(ctx.experiment, ctx.generation);
     if (this.size === 1) return;
 
+    this.reducing = ctx;
+    try {
+      await this.reduceRing(ctx, buffers);
+    } finally {
+      this.reducing = undefined;
+    }
+  }
+
+  /** Fails the reduction in progress, whether it is still waiting for its successor or running. */
+  private failReducing(error: Error): void {
+    if (this.current) this.current.fail(error);
+    else {
+      const subscribed = this.subscribed;
+      this.subscribed = new Deferred();
+      subscribed.reject(error);
+    }
+  }
+
+  private async reduceRing(ctx: ReduceContext, buffers: Float32Array[]): Promise<void> {
     const started = Date.now();
     const inbound = this.inboundFor(ctx, started + this.timeoutMs);
     let outbound: RingOutbound;
