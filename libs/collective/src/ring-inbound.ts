@@ -84,11 +84,9 @@ export class RingInbound {
     if (!this.failure) this.call.write({ ack: { tag: { experiment, generation, step }, bucket } });
   }
 
-  /** Refuses the stream: the predecessor ends it with `code`. The call is then cancelled. */
+  /** Refuses the stream: the predecessor ends it with `code` (see {@link finish}). */
   refuse(code: grpc.status, reason: string, ownGeneration: number): void {
-    if (this.failure) return;
-    this.call.write({ reject: { code, reason, generation: ownGeneration } });
-    this.close(new MessageRejectedError(code, reason));
+    this.finish({ reject: { code, reason, generation: ownGeneration } }, new MessageRejectedError(code, reason));
   }
 
   /**
@@ -96,9 +94,18 @@ export class RingInbound {
    * predecessor ends the call. Cancelled after {@link ABORT_GRACE_MS} if it does not.
    */
   abort(abort: Abort, reason: Error): void {
+    this.finish({ abort }, reason);
+  }
+
+  /**
+   * Sends a last message and half-closes, so that the message arrives before the
+   * predecessor ends the call (a cancel would overtake it); cancels after
+   * {@link ABORT_GRACE_MS} if the predecessor does not end it.
+   */
+  private finish(last: RingUpstream, reason: Error): void {
     if (this.failure) return;
     this.fail(reason);
-    this.call.write({ abort });
+    this.call.write(last);
     this.call.end();
     setTimeout(() => this.call.cancel(), ABORT_GRACE_MS).unref();
   }

@@ -83,7 +83,7 @@ export class InMemoryCollectiveHub {
 
     const mismatch = this.mismatch(rv);
     if (mismatch) this.failRendezvous(seq, mismatch);
-    else this.absentRank(seq, rv) ?? this.complete(seq, rv);
+    else if (this.absentRank(rv) === undefined) this.complete(seq, rv);
     return done.promise;
   }
 
@@ -114,7 +114,7 @@ export class InMemoryCollectiveHub {
     return undefined;
   }
 
-  private absentRank(_seq: number, rv: Rendezvous): number | undefined {
+  private absentRank(rv: Rendezvous): number | undefined {
     for (let r = 0; r < this.size; r++) if (!rv.arrivals.has(r)) return r;
     return undefined;
   }
@@ -151,7 +151,7 @@ export class InMemoryCollectiveHub {
     const rv = this.rendezvous.get(seq);
     const a = rv?.arrivals.get(rank);
     if (!rv || !a || a.done.settled) return;
-    const absent = this.absentRank(seq, rv) ?? rank;
+    const absent = this.absentRank(rv) ?? rank;
     a.done.reject(new PeerDeadlineError(InMemoryCollectiveHub.peer(absent), `missed the ${this.timeoutMs} ms deadline of reduction ${formatContext(a.ctx)}`));
   }
 }
