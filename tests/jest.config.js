@@ -5,5 +5,5 @@ module.exports = {
   displayName: 'tests',
   rootDir: __dirname,
   testMatch: ['<rootDir>/**/*.spec.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: '<rootDir>/../tsconfig.base.json' }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/../tsconfig.base.json' }] },
 };
