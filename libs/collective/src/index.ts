@@ -24,3 +24,13 @@ export { RingServer, RING_SERVICE_NAME } from './ring-server';
 export { fetchState } from './state-transfer';
 export type { FetchStateOptions, StateSnapshot, StateSource, StateTensor } from './state-transfer';
 export type { ReducerKind } from './reducer';
+
+// The ring engine without its transport: for alternative transports and the
+// benchmark (bench/allreduce runs it over raw TCP as the transport bound).
+export { RingReduction } from './ring-reduction';
+export type { RingReceiveEdge, RingReductionParams, RingSendEdge } from './ring-reduction';
+export { receiveSchedule, ringRound, ringRounds, segmentChunks, segmentRange, sendSchedule } from './ring-schedule';
+export type { RingChunk, RingPhase } from './ring-schedule';
+export { createReducer } from './create-reducer';
+export type { Reducer } from './reducer';
+export { Deferred } from './deferred';

@@ -29,19 +29,42 @@
  *    the deadline for such an Abort, and only then blames its predecessor.
  */
 import { status } from '@grpc/grpc-js';
-import type { Chunk__Output, RingDownstream } from '@unroll/proto';
+import type { Chunk__Output, RingDownstream, RingDownstream__Output } from '@unroll/proto';
 import { allocateFusionBuffer, planBuckets, stageBucket, unstageBucket, type Bucket } from './bucket-plan';
 import { formatContext, type ReduceContext } from './collective';
 import { CollectiveError, MessageRejectedError, PeerDeadlineError, StaleGenerationError, type PeerRef } from './collective-errors';
 import { Deferred } from './deferred';
 import type { Reducer } from './reducer';
 import { errorFromAbort } from './ring-abort';
-import type { RingInbound } from './ring-inbound';
-import type { RingOutbound } from './ring-outbound';
 import { receiveSchedule, sendSchedule, type RingChunk } from './ring-schedule';
 
 /** Longest head start given to members with direct evidence of a stalled peer. */
 export const BLAME_GRACE_MS = 2_000;
+
+/**
+ * What the reduction needs from the edge it receives on (gRPC: RingInbound).
+ * Transport-agnostic so the benchmark runs this very algorithm over raw TCP.
+ */
+export interface RingReceiveEdge {
+  readonly predecessor: PeerRef;
+  /** Next message from the predecessor, in wire order. */
+  next(): Promise<RingDownstream__Output>;
+  /** Refuses the stream with a status; the predecessor's reduction fails. */
+  refuse(code: status, reason: string, ownGeneration: number): void;
+  /** Acknowledges a complete bucket. */
+  ack(experiment: string, generation: number, step: number, bucket: number): void;
+}
+
+/** What the reduction needs from the edge it sends on (gRPC: RingOutbound). */
+export interface RingSendEdge {
+  readonly successor: PeerRef;
+  /** Rejects when the edge fails. */
+  readonly failed: Deferred<never>;
+  /** Writes a message; resolves when another may be written (flow control). */
+  send(message: RingDownstream): Promise<void>;
+  /** Resolves when the successor acknowledges `bucket` of `step`. */
+  acked(step: number, bucket: number): Promise<void>;
+}
 
 export interface RingReductionParams {
   rank: number;
@@ -50,8 +73,8 @@ export interface RingReductionParams {
   buffers: Float32Array[];
   bucketElements: number;
   chunkElements: number;
-  inbound: RingInbound;
-  outbound: RingOutbound;
+  inbound: RingReceiveEdge;
+  outbound: RingSendEdge;
   reducer: Reducer;
   /** Milliseconds the whole reduction may take. */
   timeoutMs: number;
