@@ -15,9 +15,10 @@ export default [
           enforceBuildableLibDependency: false,
           allow: [],
           depConstraints: [
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:runtime', 'type:model', 'type:proto', 'type:util', 'type:collective'] },
-            { sourceTag: 'type:test', onlyDependOnLibsWithTags: ['type:app', 'type:runtime', 'type:model', 'type:proto', 'type:util', 'type:collective'] },
-            { sourceTag: 'type:runtime', onlyDependOnLibsWithTags: ['type:runtime', 'type:model', 'type:util'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:runtime', 'type:model', 'type:proto', 'type:util', 'type:collective', 'type:cluster'] },
+            { sourceTag: 'type:test', onlyDependOnLibsWithTags: ['type:app', 'type:runtime', 'type:model', 'type:proto', 'type:util', 'type:collective', 'type:cluster'] },
+            { sourceTag: 'type:cluster', onlyDependOnLibsWithTags: ['type:util'], bannedExternalImports: ['@tensorflow/*', '@grpc/*'] },
+            { sourceTag: 'type:runtime', onlyDependOnLibsWithTags: ['type:runtime', 'type:model', 'type:util'], bannedExternalImports: ['bullmq', 'ioredis', '@grpc/*'] },
             { sourceTag: 'type:collective', onlyDependOnLibsWithTags: ['type:proto', 'type:util'] },
             { sourceTag: 'type:model', onlyDependOnLibsWithTags: ['type:model', 'type:util'], bannedExternalImports: ['bullmq', 'ioredis', '@grpc/*'] },
             { sourceTag: 'type:proto', onlyDependOnLibsWithTags: ['type:util'], bannedExternalImports: ['bullmq', 'ioredis', '@tensorflow/*'] },

@@ -1,0 +1,128 @@
+/**
+ * The narrow interfaces through which the coordinator and the workers share state.
+ * Business code (apps/coordinator, apps/worker) sees only these; each has a Redis
+ * (or BullMQ) implementation and an in-memory one for unit tests, and both pass one
+ * conformance suite (src/testing).
+ *
+ * Every record that can be raced on carries the experiment's generation, a fencing
+ * token: a write that names an older generation is refused (DESIGN invariant 4).
+ */
+
+/** What a worker advertises when it registers. */
+export interface WorkerInfo {
+  /** Unique per process, e.g. `<hostname>-<pid>-<random>`. */
+  id: string;
+  /** host:port of its ring (gRPC) server. */
+  ringAddress: string;
+  /** Compute backend, kernel and device, e.g. {backend: 'wasm', kernel: 'tfjs', device: 'cpu'}. */
+  backend: string;
+  kernel: string;
+  device: string;
+  /** ms since epoch. */
+  startedAt: number;
+}
+
+export interface MembershipStore {
+  /** Registers (or refreshes) a worker; it stays alive for `ttlMs` unless heartbeat() renews it. */
+  register(info: WorkerInfo, ttlMs: number): Promise<void>;
+  /** Renews the worker's liveness; false if it had already expired (it must register again). */
+  heartbeat(id: string, ttlMs: number): Promise<boolean>;
+  /** Workers whose liveness has not expired, sorted by id. */
+  alive(): Promise<WorkerInfo[]>;
+  deregister(id: string): Promise<void>;
+}
+
+export type ExperimentStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** The coordinator's durable record of one experiment. */
+export interface ExperimentRecord {
+  id: string;
+  /** The spec as submitted (YAML text); parsed again by whoever needs it. */
+  specYaml: string;
+  status: ExperimentStatus;
+  /** Steps committed so far = the next step to run. */
+  step: number;
+  /** Membership generation; bumped on every membership change. */
+  generation: number;
+  /** Worker ids in ring order (rank = index) for the current generation. */
+  members: string[];
+  /** Set when status is failed. */
+  error?: string;
+  /** ms since epoch of the last update. */
+  updatedAt: number;
+}
+
+export class FencingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FencingError';
+  }
+}
+
+export interface ExperimentStore {
+  create(record: Omit<ExperimentRecord, 'updatedAt'>): Promise<void>;
+  get(id: string): Promise<ExperimentRecord | undefined>;
+  /** Opens a new generation with these members; returns it. Atomic. */
+  newGeneration(id: string, members: string[]): Promise<number>;
+  /** Commits step `step` under `generation`: step becomes step + 1. Throws FencingError if generation or step differ (compare-and-set). */
+  commit(id: string, generation: number, step: number): Promise<void>;
+  setStatus(id: string, status: ExperimentStatus, error?: string): Promise<void>;
+}
+
+/** Hidden states of stream groups between windows, keyed by (experiment, first stream, count, step). */
+export interface HiddenStateStore {
+  get(experiment: string, first: number, count: number, step: number): Promise<Float32Array[] | undefined>;
+  /** Writes the state for `step` (each layer's h then c, as the caller lays them out). Idempotent: same key, same bytes. */
+  put(experiment: string, first: number, count: number, step: number, layers: Float32Array[]): Promise<void>;
+  /** Deletes every state of the experiment for steps < `step`. */
+  deleteBefore(experiment: string, step: number): Promise<number>;
+  deleteAll(experiment: string): Promise<number>;
+}
+
+/** Messages on an experiment's control channel. All carry (experiment, generation, step). */
+export type ControlMessage =
+  | { type: 'reduce'; experiment: string; generation: number; step: number; count: number; lossSum: number }
+  | { type: 'report'; experiment: string; generation: number; step: number; member: string; ok: boolean; gradNorm: number; skipped: boolean; error?: string }
+  | { type: 'commit'; experiment: string; generation: number; step: number }
+  | { type: 'abort'; experiment: string; generation: number; step: number; reason: string }
+  | { type: 'generation'; experiment: string; generation: number; step: number; members: string[] };
+
+export interface ControlBus {
+  publish(message: ControlMessage): Promise<void>;
+  /** Calls `handler` for every message of `experiment` published after subscribe() resolves. Returns an unsubscribe function. */
+  subscribe(experiment: string, handler: (m: ControlMessage) => void): Promise<() => Promise<void>>;
+}
+
+/** One micro-batch of one step: what a window job names. */
+export interface WindowJob {
+  experiment: string;
+  generation: number;
+  step: number;
+  firstStream: number;
+  streams: number;
+}
+
+export interface WindowResult {
+  lossSum: number;
+  count: number;
+  worker: string;
+  computeSeconds: number;
+}
+
+/** Queue of window jobs; the coordinator enqueues a step, workers take its jobs. */
+export interface WindowQueue {
+  /** Enqueues every window job of a step as one flow and resolves when all are done, with their results in job order. */
+  runStep(jobs: WindowJob[], opts?: { timeoutMs?: number }): Promise<WindowResult[]>;
+  /** Starts consuming jobs; `handler` runs one job. Returns a stop function. */
+  consume(workerId: string, handler: (job: WindowJob) => Promise<WindowResult>, opts?: { concurrency?: number }): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+/** Submitted experiments, consumed by the coordinator. */
+export interface ExperimentQueue {
+  /** Queues an experiment (its record must exist). */
+  submit(id: string): Promise<void>;
+  /** Runs `handler` for each submitted experiment id, one at a time per coordinator. Returns a stop function. */
+  consume(handler: (id: string) => Promise<void>): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
