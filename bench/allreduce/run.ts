@@ -1,0 +1,130 @@
+/**
+ * All-reduce benchmark (not a test): `npx tsx bench/allreduce/run.ts`.
+ *
+ * For every group size N ∈ {2, 3, 4} and payload S ∈ {4, 16, 64} MB, starts N
+ * fresh node processes per transport on loopback and times one all-reduce of a
+ * single S-byte float32 buffer:
+ *   grpc-ring  GrpcRingCollective (the product)
+ *   tcp-ring   the same ring engine over raw TCP frames (transport bound)
+ *   grpc-ps    parameter server over gRPC (gather to rank 0, sum, broadcast)
+ * An iteration's time is the slowest member's; the median over the timed
+ * iterations is reported, with algorithm bandwidth S / time (as nccl-tests'
+ * algbw). Results go to bench/allreduce/RESULTS.md.
+ *
+ * Options: --sizes=4,16,64 --members=2,3,4 --reducer=worker|inline
+ *          --transports=grpc-ring,tcp-ring,grpc-ps --out=path (default RESULTS.md)
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { FromMember, Transport } from './member';
+
+const MB = 1024 * 1024;
+const arg = (name: string, fallback: string): string => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
+const sizes = arg('sizes', '4,16,64').split(',').map(Number);
+const groups = arg('members', '2,3,4').split(',').map(Number);
+const transports = arg('transports', 'grpc-ring,tcp-ring,grpc-ps').split(',') as Transport[];
+const reducer = arg('reducer', 'worker');
+const out = arg('out', path.join(__dirname, 'RESULTS.md'));
+
+/** Warm-up iterations (JIT, connection set-up), then timed ones; fewer for 64 MB to stay within the time budget. */
+const iterationsFor = (mb: number): { warmup: number; timed: number } => (mb >= 64 ? { warmup: 1, timed: 3 } : { warmup: 2, timed: 5 });
+
+class Child {
+  private readonly inbox: FromMember[] = [];
+  private waiter: (() => void) | undefined;
+  constructor(readonly process: ChildProcess) {
+    process.on('message', (m: FromMember) => {
+      this.inbox.push(m);
+      this.waiter?.();
+    });
+  }
+  async next(): Promise<FromMember> {
+    while (this.inbox.length === 0) await new Promise<void>((resolve) => (this.waiter = resolve));
+    return this.inbox.shift() as FromMember;
+  }
+}
+
+interface Row {
+  transport: Transport;
+  members: number;
+  mb: number;
+  medianMs: number;
+  algbw: number;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function runGroup(transport: Transport, n: number, mb: number): Promise<Row> {
+  const script = path.join(__dirname, 'member.ts');
+  const children = Array.from({ length: n }, (_, rank) => new Child(fork(script, [transport, String(rank), String(n), reducer], { execArgv: ['--require', 'tsx/cjs'] })));
+  try {
+    const listening = await Promise.all(children.map((c) => c.next()));
+    const peers = listening.map((m, rank) => ({ rank, address: m.type === 'listening' ? m.address : '' }));
+    children.forEach((c) => c.process.send({ type: 'peers', peers }));
+    await Promise.all(children.map((c) => c.next()));
+    const { warmup, timed } = iterationsFor(mb);
+    const times: number[] = [];
+    for (let step = 0; step < warmup + timed; step++) {
+      children.forEach((c) => c.process.send({ type: 'prepare', elements: (mb * MB) / 4 }));
+      await Promise.all(children.map((c) => c.next()));
+      children.forEach((c) => c.process.send({ type: 'iterate', step }));
+      const results = await Promise.all(children.map((c) => c.next()));
+      for (const r of results) {
+        if (r.type === 'failed') throw new Error(`${transport} N=${n} ${mb} MB failed: ${r.message}`);
+        if (r.type === 'done' && r.maxError !== 0) throw new Error(`${transport} N=${n} ${mb} MB: wrong sum (max error ${r.maxError})`);
+      }
+      if (step >= warmup) times.push(Math.max(...results.map((r) => (r.type === 'done' ? r.ms : 0))));
+    }
+    const medianMs = median(times);
+    return { transport, members: n, mb, medianMs, algbw: mb / (medianMs / 1000) };
+  } finally {
+    for (const c of children) c.process.kill('SIGKILL');
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const rows: Row[] = [];
+  for (const n of groups) {
+    for (const mb of sizes) {
+      for (const transport of transports) {
+        const row = await runGroup(transport, n, mb);
+        rows.push(row);
+        console.log(`${transport.padEnd(9)} N=${n} ${String(mb).padStart(2)} MB  median ${row.medianMs.toFixed(1).padStart(7)} ms  algbw ${row.algbw.toFixed(0).padStart(5)} MB/s`);
+      }
+    }
+  }
+  const find = (t: Transport, n: number, mb: number): Row | undefined => rows.find((r) => r.transport === t && r.members === n && r.mb === mb);
+  const lines = [
+    '# All-reduce benchmark',
+    '',
+    `Command: \`npx tsx bench/allreduce/run.ts${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}\``,
+    `Date: ${new Date().toISOString()}`,
+    `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, nproc ${os.availableParallelism()}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, node ${process.version}, loopback; all N processes share these cores.`,
+    `Reducer: ${reducer}. Chunk 1 MiB, bucket 4 MiB, gRPC client flow-control window 16 MiB. Median of ${iterationsFor(16).timed} timed iterations (${iterationsFor(64).timed} at 64 MB) after warm-up; an iteration's time is the slowest member's. MB = 2^20 bytes; algbw = S / time.`,
+    `Total wall time: ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+    '',
+    '| N | size | gRPC ring ms | gRPC ring MB/s | TCP ring ms | TCP ring MB/s | gRPC PS ms | gRPC PS MB/s | gRPC/TCP bw | PS/ring time |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const n of groups) {
+    for (const mb of sizes) {
+      const g = find('grpc-ring', n, mb);
+      const t = find('tcp-ring', n, mb);
+      const p = find('grpc-ps', n, mb);
+      const cell = (r: Row | undefined, f: (r: Row) => string): string => (r ? f(r) : '–');
+      lines.push(
+        `| ${n} | ${mb} MB | ${cell(g, (r) => r.medianMs.toFixed(1))} | ${cell(g, (r) => r.algbw.toFixed(0))} | ${cell(t, (r) => r.medianMs.toFixed(1))} | ${cell(t, (r) => r.algbw.toFixed(0))} | ${cell(p, (r) => r.medianMs.toFixed(1))} | ${cell(p, (r) => r.algbw.toFixed(0))} | ${g && t ? ((g.algbw / t.algbw) * 100).toFixed(0) + ' %' : '–'} | ${g && p ? (p.medianMs / g.medianMs).toFixed(2) + '×' : '–'} |`,
+      );
+    }
+  }
+  fs.writeFileSync(out, lines.join('\n') + '\n');
+  console.log(`\nwrote ${out}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
