@@ -52,12 +52,8 @@ export interface ExperimentRecord {
   updatedAt: number;
 }
 
-export class FencingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'FencingError';
-  }
-}
+/** Thrown by ExperimentStore.commit on a stale generation or step (defined with the other cluster errors). */
+export { FencingError } from './cluster-errors';
 
 export interface ExperimentStore {
   create(record: Omit<ExperimentRecord, 'updatedAt'>): Promise<void>;

@@ -1,0 +1,153 @@
+import { QueueClosedError, StepTimeoutError, WindowJobFailedError } from '../cluster-errors';
+import { WindowJob, WindowQueue, WindowResult } from '../interfaces';
+import { validateStepJobs, windowJobId } from '../window-job-id';
+
+export interface InMemoryWindowQueueOptions {
+  /** Attempts per job before runStep rejects, as in BullWindowQueue. @defaultValue 3 */
+  attempts?: number;
+  /** Delay before a failed job is offered again. @defaultValue 0 (tests need no backoff) */
+  backoffMs?: number;
+}
+
+interface PendingJob {
+  id: string;
+  job: WindowJob;
+  attemptsMade: number;
+  promise: Promise<WindowResult>;
+  resolve(r: WindowResult): void;
+  reject(e: Error): void;
+}
+
+interface Consumer {
+  workerId: string;
+  handler: (job: WindowJob) => Promise<WindowResult>;
+  concurrency: number;
+  active: number;
+  idle: Array<() => void>;
+}
+
+/**
+ * WindowQueue inside one process with BullWindowQueue's semantics: jobs are offered
+ * to consumers round-robin, a failed job is retried up to `attempts` times, a job id
+ * that is still pending is not enqueued again (a re-submitted step joins it).
+ */
+export class InMemoryWindowQueue implements WindowQueue {
+  private readonly pending = new Map<string, PendingJob>();
+  private readonly ready: PendingJob[] = [];
+  private readonly consumers: Consumer[] = [];
+  private readonly attempts: number;
+  private readonly backoffMs: number;
+  private next = 0;
+  private closed = false;
+
+  constructor(opts: InMemoryWindowQueueOptions = {}) {
+    this.attempts = opts.attempts ?? 3;
+    this.backoffMs = opts.backoffMs ?? 0;
+  }
+
+  async runStep(jobs: WindowJob[], opts: { timeoutMs?: number } = {}): Promise<WindowResult[]> {
+    const stepId = validateStepJobs(jobs);
+    if (this.closed) throw new QueueClosedError('runStep on a closed InMemoryWindowQueue');
+    const all = Promise.all(jobs.map((job) => this.enqueue(job)));
+    this.dispatch();
+    if (opts.timeoutMs === undefined) return all;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StepTimeoutError(stepId, opts.timeoutMs as number)), opts.timeoutMs);
+    });
+    all.catch(() => undefined); // a rejection after the timeout has nobody left to tell
+    try {
+      return await Promise.race([all, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async consume(
+    workerId: string,
+    handler: (job: WindowJob) => Promise<WindowResult>,
+    opts: { concurrency?: number } = {},
+  ): Promise<() => Promise<void>> {
+    if (this.closed) throw new QueueClosedError('consume on a closed InMemoryWindowQueue');
+    const consumer: Consumer = { workerId, handler, concurrency: opts.concurrency ?? 1, active: 0, idle: [] };
+    this.consumers.push(consumer);
+    this.dispatch();
+    return () => this.stop(consumer);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.consumers].map((c) => this.stop(c)));
+    for (const p of this.pending.values()) p.reject(new QueueClosedError(`window job ${p.id}: queue closed`));
+    this.pending.clear();
+    this.ready.length = 0;
+  }
+
+  private enqueue(job: WindowJob): Promise<WindowResult> {
+    const id = windowJobId(job);
+    const existing = this.pending.get(id);
+    if (existing !== undefined) return existing.promise;
+    let resolve!: (r: WindowResult) => void;
+    let reject!: (e: Error) => void;
+    const promise = new Promise<WindowResult>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const p: PendingJob = { id, job: { ...job }, attemptsMade: 0, promise, resolve, reject };
+    this.pending.set(id, p);
+    this.ready.push(p);
+    return promise;
+  }
+
+  /** Hands ready jobs to consumers with a free slot, starting after the last one served. */
+  private dispatch(): void {
+    while (this.ready.length > 0) {
+      const n = this.consumers.length;
+      let chosen: Consumer | undefined;
+      for (let k = 0; k < n && chosen === undefined; k++) {
+        const c = this.consumers[(this.next + k) % n];
+        if (c.active < c.concurrency) {
+          chosen = c;
+          this.next = (this.next + k + 1) % n;
+        }
+      }
+      if (chosen === undefined) return;
+      void this.run(chosen, this.ready.shift() as PendingJob);
+    }
+  }
+
+  private async run(c: Consumer, p: PendingJob): Promise<void> {
+    c.active++;
+    p.attemptsMade++;
+    try {
+      await Promise.resolve(); // run the handler outside the caller's stack, as a real queue would
+      const result = await c.handler({ ...p.job });
+      if (this.pending.get(p.id) === p) {
+        this.pending.delete(p.id);
+        p.resolve({ ...result });
+      }
+    } catch (error) {
+      if (this.pending.get(p.id) !== p) return;
+      if (p.attemptsMade < this.attempts) {
+        setTimeout(() => {
+          if (this.pending.get(p.id) !== p) return;
+          this.ready.push(p);
+          this.dispatch();
+        }, this.backoffMs);
+      } else {
+        this.pending.delete(p.id);
+        p.reject(new WindowJobFailedError(p.id, p.attemptsMade, error instanceof Error ? error.message : String(error)));
+      }
+    } finally {
+      c.active--;
+      if (c.active === 0) for (const wake of c.idle.splice(0)) wake();
+      this.dispatch();
+    }
+  }
+
+  private async stop(c: Consumer): Promise<void> {
+    const i = this.consumers.indexOf(c);
+    if (i >= 0) this.consumers.splice(i, 1);
+    if (c.active > 0) await new Promise<void>((resolve) => c.idle.push(resolve));
+  }
+}

@@ -1,0 +1,11 @@
+/**
+ * In-memory implementations of every cluster interface, for unit tests of code that
+ * uses them, and the conformance suites every implementation must pass.
+ * Import from `@unroll/cluster/testing`.
+ */
+export * from './in-memory-membership-store';
+export * from './in-memory-experiment-store';
+export * from './in-memory-hidden-state-store';
+export * from './in-memory-control-bus';
+export * from './in-memory-window-queue';
+export * from './in-memory-experiment-queue';
