@@ -177,7 +177,9 @@ export class RecurrentNetwork {
       const n = spec.shape.reduce((a, b) => a * b, 1);
       if (!data) throw new Error(`missing parameter ${spec.name}`);
       if (data.length !== n) throw new RangeError(`parameter ${spec.name} expects ${n} values [${spec.shape}], got ${data.length}`);
-      this.param(spec.name).assign(tf.tensor(data, spec.shape));
+      const t = tf.tensor(data, spec.shape);
+      this.param(spec.name).assign(t);
+      t.dispose();
     }
   }
 
