@@ -26,11 +26,17 @@ export class RedisControlBus implements ControlBus {
   private droppedCount = 0;
   private closed = false;
 
+  /** @param redis publishes on this connection (owned by the caller) and duplicates it to subscribe. */
   constructor(
     private readonly redis: Redis,
     private readonly opts: RedisControlBusOptions = {},
   ) {
     this.prefix = validatePrefix(opts.prefix ?? DEFAULT_PREFIX);
+  }
+
+  /** The publishing connection (the caller's). */
+  get connection(): Redis {
+    return this.redis;
   }
 
   /** The pub/sub channel of an experiment. */
