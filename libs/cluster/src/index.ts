@@ -2,7 +2,7 @@ export * from './interfaces';
 export * from './cluster-errors';
 export * from './control-message';
 export * from './hidden-state-codec';
-export * from './window-job-id';
+export * from './window-job';
 export { DEFAULT_PREFIX } from './lua-script';
 export type { RedisStoreOptions } from './lua-script';
 export * from './redis-connection';

@@ -1,3 +1,5 @@
+import { InMemoryWindowQueue } from './in-memory-window-queue';
+import { describeWindowQueueConformance } from './window-queue-conformance';
 import { describeControlBusConformance } from './control-bus-conformance';
 import { describeExperimentStoreConformance } from './experiment-store-conformance';
 import { describeHiddenStateStoreConformance } from './hidden-state-store-conformance';
@@ -34,4 +36,9 @@ describe('InMemoryMembershipStore with an injected clock', () => {
     now = 1199;
     expect(await store.alive()).toEqual([]);
   });
+});
+
+describeWindowQueueConformance('InMemoryWindowQueue', async () => {
+  const queue = new InMemoryWindowQueue({ attempts: 3, backoffMs: 5 });
+  return { open: async () => queue, leftoverJobs: async () => queue.pendingJobIds(), close: () => queue.close() };
 });

@@ -1,6 +1,6 @@
 import { QueueClosedError, StepTimeoutError, WindowJobFailedError } from '../cluster-errors';
 import { WindowJob, WindowQueue, WindowResult } from '../interfaces';
-import { validateStepJobs, windowJobId } from '../window-job-id';
+import { validateStepJobs, windowJobId } from '../window-job';
 
 export interface InMemoryWindowQueueOptions {
   /** Attempts per job before runStep rejects, as in BullWindowQueue. @defaultValue 3 */
@@ -35,6 +35,7 @@ export class InMemoryWindowQueue implements WindowQueue {
   private readonly pending = new Map<string, PendingJob>();
   private readonly ready: PendingJob[] = [];
   private readonly consumers: Consumer[] = [];
+  private readonly running = new Set<PendingJob>();
   private readonly attempts: number;
   private readonly backoffMs: number;
   private next = 0;
@@ -53,7 +54,11 @@ export class InMemoryWindowQueue implements WindowQueue {
     if (opts.timeoutMs === undefined) return all;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StepTimeoutError(stepId, opts.timeoutMs as number)), opts.timeoutMs);
+      timer = setTimeout(() => {
+        const error = new StepTimeoutError(stepId, opts.timeoutMs as number);
+        this.withdraw(jobs.map(windowJobId), error);
+        reject(error);
+      }, opts.timeoutMs);
     });
     all.catch(() => undefined); // a rejection after the timeout has nobody left to tell
     try {
@@ -81,6 +86,23 @@ export class InMemoryWindowQueue implements WindowQueue {
     for (const p of this.pending.values()) p.reject(new QueueClosedError(`window job ${p.id}: queue closed`));
     this.pending.clear();
     this.ready.length = 0;
+  }
+
+  /** Ids of the jobs not yet finished (waiting, running or waiting to be retried). */
+  pendingJobIds(): string[] {
+    return [...this.pending.keys()];
+  }
+
+  /** Withdraws the given jobs that are not running, as BullWindowQueue does after a timeout. */
+  private withdraw(ids: string[], error: Error): void {
+    for (const id of ids) {
+      const p = this.pending.get(id);
+      const i = p === undefined ? -1 : this.ready.indexOf(p);
+      if (p === undefined || (i < 0 && this.running.has(p))) continue;
+      if (i >= 0) this.ready.splice(i, 1);
+      this.pending.delete(id);
+      p.reject(error);
+    }
   }
 
   private enqueue(job: WindowJob): Promise<WindowResult> {
@@ -119,6 +141,7 @@ export class InMemoryWindowQueue implements WindowQueue {
   private async run(c: Consumer, p: PendingJob): Promise<void> {
     c.active++;
     p.attemptsMade++;
+    this.running.add(p);
     try {
       await Promise.resolve(); // run the handler outside the caller's stack, as a real queue would
       const result = await c.handler({ ...p.job });
@@ -139,6 +162,7 @@ export class InMemoryWindowQueue implements WindowQueue {
         p.reject(new WindowJobFailedError(p.id, p.attemptsMade, error instanceof Error ? error.message : String(error)));
       }
     } finally {
+      this.running.delete(p);
       c.active--;
       if (c.active === 0) for (const wake of c.idle.splice(0)) wake();
       this.dispatch();

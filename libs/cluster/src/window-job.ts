@@ -1,4 +1,4 @@
-import { WindowJob } from './interfaces';
+import { WindowJob, WindowResult } from './interfaces';
 
 /**
  * Job ids of a step. They are deterministic so that re-submitting a step (a restarted
@@ -65,5 +65,23 @@ export function parseWindowJob(data: unknown): WindowJob {
     step: o.step as number,
     firstStream: o.firstStream as number,
     streams: o.streams as number,
+  };
+}
+
+/**
+ * Validates a result read back from a queue. A NaN or infinite loss (a diverging
+ * window) crosses JSON as null and comes back as NaN, for the caller's NaN check.
+ */
+export function parseWindowResult(data: unknown, what: string): WindowResult {
+  const o = data as Partial<Record<keyof WindowResult, unknown>> | null;
+  const num = (v: unknown): boolean => typeof v === 'number' || v === null;
+  if (o === null || typeof o !== 'object' || !num(o.lossSum) || typeof o.count !== 'number' || typeof o.worker !== 'string' || !num(o.computeSeconds)) {
+    throw new TypeError(`${what} is not a WindowResult {lossSum, count, worker, computeSeconds}: ${JSON.stringify(data)}`);
+  }
+  return {
+    lossSum: o.lossSum === null ? Number.NaN : (o.lossSum as number),
+    count: o.count,
+    worker: o.worker,
+    computeSeconds: o.computeSeconds === null ? Number.NaN : (o.computeSeconds as number),
   };
 }

@@ -1,0 +1,151 @@
+/**
+ * The conformance suite of WindowQueue, for every implementation. A fixture opens
+ * several clients of one queue, as the coordinator and the workers (separate
+ * processes) would. Factories should configure `attempts: 3` and a short backoff.
+ */
+import { StepTimeoutError, WindowJobFailedError } from '../cluster-errors';
+import { WindowJob, WindowQueue, WindowResult } from '../interfaces';
+import { sleep, waitFor } from './conformance-helpers';
+
+export interface WindowQueueFixture {
+  /** A client of the shared queue. */
+  open(): Promise<WindowQueue>;
+  /** Jobs the backend still holds (e.g. job keys found by a SCAN of the prefix). */
+  leftoverJobs(): Promise<string[]>;
+  /** Closes every client and releases the backend. */
+  close(): Promise<void>;
+}
+
+const ATTEMPTS = 3;
+
+const step = (n: number, s = 0, experiment = 'exp'): WindowJob[] =>
+  Array.from({ length: n }, (_, i) => ({ experiment, generation: 1, step: s, firstStream: 2 * i, streams: 2 }));
+
+const result = (job: WindowJob, worker: string): WindowResult => ({ lossSum: job.firstStream * 10 + job.step, count: job.streams * 35, worker, computeSeconds: 0.01 });
+
+export function describeWindowQueueConformance(name: string, factory: () => Promise<WindowQueueFixture>): void {
+  describe(`WindowQueue conformance: ${name}`, () => {
+    let fixture: WindowQueueFixture;
+    let coordinator: WindowQueue;
+    beforeEach(async () => {
+      fixture = await factory();
+      coordinator = await fixture.open();
+    });
+    afterEach(() => fixture.close());
+
+    it('returns results in job order, with jobs spread over two consumers, and leaves no jobs behind', async () => {
+      for (const id of ['w1', 'w2']) {
+        await (await fixture.open()).consume(id, async (job) => {
+          await sleep(25);
+          return result(job, id);
+        });
+      }
+      const jobs = step(8);
+      const results = await coordinator.runStep(jobs, { timeoutMs: 20_000 });
+      expect(results.map((r) => r.lossSum)).toEqual(jobs.map((j) => j.firstStream * 10));
+      expect(results.map((r) => r.count)).toEqual(jobs.map(() => 70));
+      expect(new Set(results.map((r) => r.worker))).toEqual(new Set(['w1', 'w2']));
+      const next = await coordinator.runStep(step(3, 1), { timeoutMs: 20_000 });
+      expect(next.map((r) => r.lossSum)).toEqual([1, 21, 41]);
+      await waitFor(async () => (await fixture.leftoverJobs()).length === 0, 'no jobs left');
+    });
+
+    it('hands the handler the job as enqueued', async () => {
+      const seen: WindowJob[] = [];
+      await (await fixture.open()).consume('w', async (job) => {
+        seen.push(job);
+        return result(job, 'w');
+      });
+      const jobs = [{ experiment: 'exp:odd/name', generation: 7, step: 12, firstStream: 0, streams: 3 }];
+      await coordinator.runStep(jobs, { timeoutMs: 20_000 });
+      expect(seen).toEqual(jobs);
+    });
+
+    it('retries a handler that throws once', async () => {
+      const calls = new Map<number, number>();
+      await (await fixture.open()).consume('w', async (job) => {
+        const n = (calls.get(job.firstStream) ?? 0) + 1;
+        calls.set(job.firstStream, n);
+        if (job.firstStream === 2 && n === 1) throw new Error('transient');
+        return result(job, 'w');
+      });
+      const results = await coordinator.runStep(step(3), { timeoutMs: 20_000 });
+      expect(results.map((r) => r.lossSum)).toEqual([0, 20, 40]);
+      expect([...calls.entries()].sort((a, b) => a[0] - b[0])).toEqual([[0, 1], [2, 2], [4, 1]]);
+    });
+
+    it('rejects runStep when a handler always throws, after every attempt, and leaves no jobs behind', async () => {
+      let failing = 0;
+      await (await fixture.open()).consume('w', async (job) => {
+        if (job.firstStream === 2) {
+          failing++;
+          throw new Error('boom: NaN in forward');
+        }
+        return result(job, 'w');
+      });
+      const run = coordinator.runStep(step(3), { timeoutMs: 20_000 });
+      await expect(run).rejects.toBeInstanceOf(WindowJobFailedError);
+      await expect(run).rejects.toThrow(/window job exp:1:0:2 failed .*boom: NaN in forward/);
+      expect(failing).toBe(ATTEMPTS);
+      await waitFor(async () => (await fixture.leftoverJobs()).length === 0, 'no jobs left');
+    });
+
+    it('does not run a job twice when its step is submitted twice', async () => {
+      const calls: number[] = [];
+      const jobs = step(4);
+      const first = coordinator.runStep(jobs, { timeoutMs: 20_000 });
+      const again = (await fixture.open()).runStep(jobs, { timeoutMs: 20_000 });
+      const third = coordinator.runStep(jobs, { timeoutMs: 20_000 });
+      await sleep(200); // all three submitted before anyone consumes
+      await (await fixture.open()).consume('w', async (job) => {
+        calls.push(job.firstStream);
+        await sleep(10);
+        return result(job, 'w');
+      });
+      const [a, b, c] = await Promise.all([first, again, third]);
+      expect(b).toEqual(a);
+      expect(c).toEqual(a);
+      expect(calls.sort((x, y) => x - y)).toEqual([0, 2, 4, 6]);
+    });
+
+    it('rejects with StepTimeoutError when nobody consumes, and withdraws the jobs', async () => {
+      const run = coordinator.runStep(step(2), { timeoutMs: 300 });
+      await expect(run).rejects.toBeInstanceOf(StepTimeoutError);
+      await expect(run).rejects.toThrow('step exp:1:0 did not finish within 300 ms');
+      await waitFor(async () => (await fixture.leftoverJobs()).length === 0, 'no jobs left');
+    });
+
+    it('runs at most `concurrency` jobs of a consumer at once', async () => {
+      let active = 0;
+      let most = 0;
+      await (await fixture.open()).consume(
+        'w',
+        async (job) => {
+          most = Math.max(most, ++active);
+          await sleep(60);
+          active--;
+          return result(job, 'w');
+        },
+        { concurrency: 3 },
+      );
+      await coordinator.runStep(step(9), { timeoutMs: 20_000 });
+      expect(most).toBe(3);
+    });
+
+    it('a stopped consumer takes no more jobs', async () => {
+      const q1 = await fixture.open();
+      const stop = await q1.consume('w1', async (job) => result(job, 'w1'));
+      await coordinator.runStep(step(1), { timeoutMs: 20_000 });
+      await stop();
+      await (await fixture.open()).consume('w2', async (job) => result(job, 'w2'));
+      const results = await coordinator.runStep(step(4, 1), { timeoutMs: 20_000 });
+      expect(results.map((r) => r.worker)).toEqual(['w2', 'w2', 'w2', 'w2']);
+    });
+
+    it('refuses jobs of different steps in one call', async () => {
+      const jobs = [...step(1, 0), ...step(1, 1)];
+      await expect(coordinator.runStep(jobs)).rejects.toThrow('runStep expects the jobs of one step');
+      await expect(coordinator.runStep([])).rejects.toThrow('at least one window job');
+    });
+  });
+}
