@@ -1,0 +1,161 @@
+/**
+ * One training step across the ring, as the coordinator drives it (DESIGN "One
+ * training step"). Every message carries (experiment, generation, step).
+ *
+ *   1. Enqueue one window job per micro-batch — the same jobs whatever the number
+ *      of workers (invariant 1) — as one flow; wait until every job is done.
+ *   2. Publish 'reduce' with the step's token count and loss sum (summed over the
+ *      job results in micro-batch order).
+ *   3. Wait for every member's 'report'. While waiting, resend 'reduce' and the
+ *      generation's announcement every resendMs: pub/sub keeps nothing, and a
+ *      member that missed either would otherwise never answer.
+ *   4. If a member reports a failure: publish 'abort' and fail the step with its
+ *      error (which names a dead peer when the all-reduce lost one).
+ *   5. Commit: compare-and-set the experiment record from step s to s + 1 under
+ *      this generation (ExperimentStore.commit; a newer generation makes it fail
+ *      with FencingError) — the commit is durable from here on.
+ *   6. Publish 'commit'; members swap their staged parameters in.
+ *   7. Delete the hidden states of steps < s + 1.
+ * At any point, a member whose heartbeat expires ends the step with an error naming
+ * it (membership-watcher.ts), and every wait has a deadline: no hang.
+ *
+ * The closing barrier (after the last commit) is a 'reduce' with count 0: members
+ * check they applied every commit, rank 0 writes the final checkpoint, all report.
+ */
+import type { ControlBus, ControlMessage, ExperimentStore, HiddenStateStore, WindowJob, WindowQueue } from '@unroll/cluster';
+import { announcement } from './cluster-channel';
+import { CoordinatorError, MemberLostError, type MembershipWatcher } from './membership-watcher';
+import type { Report, ReportCollector } from './report-collector';
+
+/** A member reported a failed reduction, or reports did not all arrive in time. */
+export class StepFailedError extends CoordinatorError {}
+
+export interface StepContext {
+  experiment: string;
+  generation: number;
+  step: number;
+  /** Ring order (rank = index). */
+  members: readonly string[];
+}
+
+export interface StepOutcome {
+  step: number;
+  /** Mean loss over the step's scored positions. */
+  loss: number;
+  tokens: number;
+  gradNorm: number;
+  skipped: boolean;
+  /** Which worker ran each micro-batch, in micro-batch order. */
+  workers: string[];
+  seconds: { jobs: number; reduce: number; commit: number };
+}
+
+export interface StepDriverDeps {
+  windows: Pick<WindowQueue, 'runStep'>;
+  bus: Pick<ControlBus, 'publish'>;
+  experiments: Pick<ExperimentStore, 'commit'>;
+  states: Pick<HiddenStateStore, 'deleteBefore'>;
+  watcher: MembershipWatcher;
+  reports: ReportCollector;
+}
+
+export interface StepDriverOptions {
+  /** Deadline of a step's window jobs. @defaultValue 10 min — a large window on a CPU worker; a dead worker is caught sooner by its heartbeat */
+  jobsTimeoutMs?: number;
+  /** Deadline of the reports of one reduction. @defaultValue 2 min — above the collective's own 30 s deadline, so a member's error arrives first */
+  reportTimeoutMs?: number;
+  /** Interval of resends while waiting for reports. @defaultValue 2 s */
+  resendMs?: number;
+}
+
+export class StepDriver {
+  constructor(
+    private readonly deps: StepDriverDeps,
+    private readonly options: StepDriverOptions = {},
+  ) {}
+
+  async runStep(ctx: StepContext, microBatches: ReadonlyArray<readonly [number, number]>): Promise<StepOutcome> {
+    const { experiment, generation, step } = ctx;
+    const t0 = performance.now();
+    const jobs: WindowJob[] = microBatches.map(([firstStream, streams]) => ({ experiment, generation, step, firstStream, streams }));
+    const results = await this.guarded(ctx, `the window jobs of step ${step}`, this.deps.windows.runStep(jobs, { timeoutMs: this.options.jobsTimeoutMs ?? 10 * 60_000 }));
+    let count = 0;
+    let lossSum = 0;
+    for (const r of results) {
+      count += r.count;
+      lossSum += r.lossSum;
+    }
+    const t1 = performance.now();
+    const reports = await this.reduce(ctx, { type: 'reduce', experiment, generation, step, count, lossSum });
+    const t2 = performance.now();
+    await this.deps.experiments.commit(experiment, generation, step);
+    await this.deps.bus.publish({ type: 'commit', experiment, generation, step });
+    await this.deps.states.deleteBefore(experiment, step + 1);
+    return {
+      step,
+      loss: lossSum / count,
+      tokens: count,
+      gradNorm: reports[0].gradNorm,
+      skipped: reports[0].skipped,
+      workers: results.map((r) => r.worker),
+      seconds: { jobs: (t1 - t0) / 1000, reduce: (t2 - t1) / 1000, commit: (performance.now() - t2) / 1000 },
+    };
+  }
+
+  /** The closing barrier at `ctx.step` (= steps): every member applied every commit; rank 0 wrote the final checkpoint. */
+  async barrier(ctx: StepContext): Promise<void> {
+    await this.reduce(ctx, { type: 'reduce', experiment: ctx.experiment, generation: ctx.generation, step: ctx.step, count: 0, lossSum: 0 });
+  }
+
+  /** Publishes `message` (and resends it) until every member reported ok; aborts the step otherwise. */
+  private async reduce(ctx: StepContext, message: ControlMessage): Promise<Report[]> {
+    const { experiment, generation, step, members } = ctx;
+    const awaited = this.deps.reports.expect(generation, step, members);
+    const publish = async (): Promise<void> => {
+      await this.deps.bus.publish(message);
+      await this.deps.bus.publish(announcement(experiment, generation, step));
+    };
+    const timeoutMs = this.options.reportTimeoutMs ?? 2 * 60_000;
+    let resend: NodeJS.Timeout | undefined;
+    let deadline: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      deadline = setTimeout(() => reject(new StepFailedError(`step ${step} of ${experiment}: no report from ${awaited.missing().join(', ')} within ${timeoutMs} ms`)), timeoutMs);
+    });
+    let reports: Report[];
+    try {
+      await publish();
+      resend = setInterval(() => void publish().catch(() => undefined), this.options.resendMs ?? 2000);
+      reports = await this.guarded(ctx, `the reduction of step ${step}`, Promise.race([awaited.reports, timedOut]));
+    } catch (e) {
+      await this.abort(ctx, e instanceof Error ? e.message : String(e));
+      throw e;
+    } finally {
+      clearInterval(resend);
+      clearTimeout(deadline);
+      awaited.cancel();
+    }
+    const failed = reports.filter((r) => !r.ok);
+    if (failed.length > 0) {
+      const reason = failed.map((r) => r.error ?? `worker ${r.member} failed`).join('; ');
+      await this.abort(ctx, reason);
+      throw new StepFailedError(`step ${step} of ${experiment} failed: ${reason}`);
+    }
+    return reports;
+  }
+
+  private async abort(ctx: StepContext, reason: string): Promise<void> {
+    await this.deps.bus.publish({ type: 'abort', experiment: ctx.experiment, generation: ctx.generation, step: ctx.step, reason }).catch(() => undefined);
+  }
+
+  /** `work`, unless a member stops heartbeating first; an error of `work` names lost members when there are some. */
+  private async guarded<T>(ctx: StepContext, during: string, work: Promise<T>): Promise<T> {
+    try {
+      return await this.deps.watcher.guard(ctx.members, during, work);
+    } catch (e) {
+      if (e instanceof MemberLostError) throw e;
+      const lost = await this.deps.watcher.lost(ctx.members).catch(() => []);
+      if (lost.length > 0) throw new MemberLostError(lost, `${during} (${e instanceof Error ? e.message : String(e)})`);
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * What one worker holds for one experiment: the spec and its data, the network it
+ * computes with, the committed parameters (version v = steps committed) and the
+ * optimizer, the local gradient accumulators of the steps in flight, and at most one
+ * staged update waiting for its commit.
+ *
+ * Every worker builds the same initial parameters from the spec's seed (the same
+ * draw as `unroll train`), so version 0 needs no transfer; after that a member moves
+ * from version s to s + 1 only by committing the update it staged for step s.
+ *
+ * Accumulators are keyed by (generation, step) and remember which micro-batches
+ * (first stream) they hold: a window job that runs twice on this worker adds its
+ * gradient once (DESIGN invariant 2).
+ */
+import {
+  buildNetwork,
+  buildOptimizer,
+  loadExperimentData,
+  TbpttSchedule,
+  tbpttConfig,
+  zerosLike,
+  type ExperimentData,
+  type NamedArrays,
+  type Optimizer,
+} from '@unroll/bptt';
+import { Rng, tf, type NetworkState, type RecurrentNetwork } from '@unroll/models';
+import { parseSpec, type ExperimentSpec } from '@unroll/spec';
+import type { StagedUpdate } from './staged-update';
+import { unpackState } from './hidden-state-layout';
+
+export class SessionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A message or job names a step this worker has already committed past. */
+export class StaleStepError extends SessionError {}
+
+/** The committed parameters did not reach the version a job or reduction needs in time. */
+export class VersionTimeoutError extends SessionError {}
+
+interface Accumulator {
+  grads: NamedArrays;
+  /** First streams of the micro-batches added. */
+  jobs: Set<number>;
+}
+
+export class ExperimentSession {
+  readonly schedule: TbpttSchedule;
+  /** Committed parameters, version `version`. */
+  params: NamedArrays;
+  /** Steps committed. */
+  version = 0;
+  readonly counters = { skipped: 0, clipped: 0 };
+  /** RNG state after the network's initialisation, as `unroll train` checkpoints it. */
+  readonly rngState: Uint32Array;
+  private readonly accumulators = new Map<string, Accumulator>();
+  private stagedUpdate: StagedUpdate | undefined;
+  private waiters: Array<() => void> = [];
+
+  private constructor(
+    readonly id: string,
+    readonly spec: ExperimentSpec,
+    readonly data: ExperimentData,
+    readonly net: RecurrentNetwork,
+    readonly optimizer: Optimizer,
+    rng: Rng,
+  ) {
+    this.schedule = new TbpttSchedule(tbpttConfig(spec), data.train.positions);
+    this.rngState = rng.state();
+    this.params = net.snapshot();
+  }
+
+  /** Parses the spec, loads the data under `dataRoot` and builds network and optimizer at version 0. The compute backend must be selected already. */
+  static load(id: string, specYaml: string, dataRoot: string): ExperimentSession {
+    const spec = parseSpec(specYaml, `experiment ${id}`);
+    const data = loadExperimentData(spec, dataRoot);
+    const rng = new Rng(spec.spec.seed);
+    const net = buildNetwork(spec, data, rng);
+    return new ExperimentSession(id, spec, data, net, buildOptimizer(spec), rng);
+  }
+
+  get staged(): StagedUpdate | undefined {
+    return this.stagedUpdate;
+  }
+
+  /** The state a window of streams [first, first + count) starts from at `step`: zeros at an epoch's first window, else the stored one. */
+  stateAt(first: number, count: number, step: number, stored: Float32Array[] | undefined): NetworkState {
+    if (this.schedule.windowAt(step).index === 0) return this.net.zeroState(count);
+    if (!stored) throw new SessionError(`experiment ${this.id}: no hidden state stored for streams [${first}, ${first + count}) at step ${step}`);
+    const cfg = this.net.config;
+    return unpackState(stored, { layers: cfg.layers, hidden: cfg.hidden, withCell: cfg.cell.kind === 'lstm', streams: count }, `hidden state of streams [${first}, ${first + count}) at step ${step}`);
+  }
+
+  /** Adds a micro-batch's gradient into the accumulator of (generation, step), once per micro-batch. Returns false if it was already added. */
+  addContribution(generation: number, step: number, firstStream: number, grads: ReadonlyMap<string, Float32Array>): boolean {
+    const key = `${generation}:${step}`;
+    let acc = this.accumulators.get(key);
+    if (!acc) {
+      acc = { grads: this.zeros(), jobs: new Set() };
+      this.accumulators.set(key, acc);
+    }
+    if (acc.jobs.has(firstStream)) return false;
+    for (const [name, a] of acc.grads) {
+      const b = grads.get(name);
+      if (!b || b.length !== a.length) throw new SessionError(`gradient of ${name} is missing or of the wrong size`);
+      for (let i = 0; i < a.length; i++) a[i] += b[i];
+    }
+    acc.jobs.add(firstStream);
+    return true;
+  }
+
+  /** Removes and returns the accumulator of (generation, step): zeros if this worker ran no job of the step. */
+  takeContribution(generation: number, step: number): { grads: NamedArrays; jobs: number } {
+    const key = `${generation}:${step}`;
+    const acc = this.accumulators.get(key);
+    this.accumulators.delete(key);
+    return acc ? { grads: acc.grads, jobs: acc.jobs.size } : { grads: this.zeros(), jobs: 0 };
+  }
+
+  /** Keeps the staged update of step `version` until its commit or abort. */
+  stage(update: StagedUpdate): void {
+    if (update.step !== this.version) throw new SessionError(`cannot stage step ${update.step}: parameters are at version ${this.version}`);
+    if (this.stagedUpdate) this.rollback();
+    this.stagedUpdate = update;
+  }
+
+  /** Swaps the staged parameters in: version step → step + 1. */
+  commit(generation: number, step: number): void {
+    const s = this.stagedUpdate;
+    if (!s || s.generation !== generation || s.step !== step) {
+      throw new SessionError(`commit of ${generation}/${step}: staged is ${s ? `${s.generation}/${s.step}` : 'nothing'}`);
+    }
+    this.stagedUpdate = undefined;
+    this.params = s.params;
+    if (!s.skipped) this.writeParams();
+    if (s.skipped) this.counters.skipped++;
+    if (s.clipped) this.counters.clipped++;
+    this.version = step + 1;
+    for (const key of [...this.accumulators.keys()]) if (Number(key.split(':')[1]) <= step) this.accumulators.delete(key);
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Throws the staged update away and restores the optimizer's slots (an abort, a new generation). */
+  rollback(): void {
+    if (!this.stagedUpdate) return;
+    this.optimizer.load(this.stagedUpdate.optimizerBefore);
+    this.stagedUpdate = undefined;
+  }
+
+  /** Forgets accumulators of generations older than `generation`: their partial work is redone (DESIGN invariant 3). */
+  dropGenerationsBefore(generation: number): void {
+    for (const key of [...this.accumulators.keys()]) if (Number(key.split(':')[0]) < generation) this.accumulators.delete(key);
+    if (this.stagedUpdate && this.stagedUpdate.generation < generation) this.rollback();
+  }
+
+  /**
+   * Resolves once the committed parameters are at `step`. `heal` is called every
+   * `pollMs` while waiting: it may apply a commit whose message was lost (the
+   * commit itself is durable in the experiment record).
+   */
+  async awaitVersion(step: number, opts: { timeoutMs: number; pollMs: number; heal: () => Promise<void> }): Promise<void> {
+    const deadline = Date.now() + opts.timeoutMs;
+    while (this.version < step) {
+      if (Date.now() >= deadline) throw new VersionTimeoutError(`experiment ${this.id}: parameters are at version ${this.version}, step ${step} needs version ${step}; no commit arrived within ${opts.timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, opts.pollMs);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      if (this.version < step) await opts.heal();
+    }
+    if (this.version > step) throw new StaleStepError(`experiment ${this.id}: step ${step} is already committed (parameters at version ${this.version})`);
+  }
+
+  dispose(): void {
+    this.net.dispose();
+    this.accumulators.clear();
+    this.stagedUpdate = undefined;
+  }
+
+  /** Copies the committed parameters into the network's variables (as Trainer.writeParams, without leaking the temporaries). */
+  private writeParams(): void {
+    for (const spec of this.net.specs) {
+      const t = tf.tensor(this.params.get(spec.name) as Float32Array, spec.shape);
+      this.net.param(spec.name).assign(t);
+      t.dispose();
+    }
+  }
+
+  private zeros(): NamedArrays {
+    return zerosLike(new Map([...this.params].map(([n, a]) => [n, a.length])));
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * A worker's part in the steps of one experiment, driven by the coordinator's
+ * control messages (DESIGN "One training step", steps 4–5). Messages are handled
+ * one at a time, in arrival order; every one carries (experiment, generation, step)
+ * and anything from a generation older than the newest seen is refused
+ * (invariant 4).
+ *
+ *   generation g, members   adopt g: forget accumulators and any staged update of
+ *                           older generations; if this worker is a member, take
+ *                           the collective of the member list (rank = index)
+ *   reduce g, s, count      1. wait until the parameters are at version s
+ *                           2. rank 0: write the checkpoint of version s when due
+ *                           3. all-reduce this worker's accumulator of (g, s) —
+ *                              zeros if it ran no job — in parameter order, the
+ *                              same order on every member (invariant 5)
+ *                           4. stage the update (staged-update.ts): the committed
+ *                              parameters do not change (invariant 3)
+ *                           5. publish 'report' (ok, gradNorm, skipped) — or ok
+ *                              false with the error, which names a dead peer
+ *                           count 0 is the closing barrier after the last commit:
+ *                           no reduction; rank 0 writes the final checkpoint
+ *   commit g, s             swap the staged parameters in: version s + 1
+ *   abort g, s              throw the staged update and the accumulator away,
+ *                           restore the optimizer
+ * A 'reduce' seen twice (the coordinator resends until it has every report) gets
+ * the same report again; a lost 'commit' is healed from the experiment record,
+ * where the commit is durable.
+ *
+ * The state machine of a worker in an experiment — {@link MemberPhase}.
+ */
+import type { Collective } from '@unroll/collective';
+import type { ControlBus, ControlMessage, ExperimentStore } from '@unroll/cluster';
+import { checkpointDue, type CheckpointWriter } from './checkpoint-writer';
+import type { ExperimentSession } from './experiment-session';
+import { stageUpdate } from './staged-update';
+
+/**
+ * Where a worker stands in one experiment.
+ *
+ *   Observer  ──generation naming it──▶  Ready
+ *   Ready     ──reduce g,s──▶            Reducing
+ *   Reducing  ──reduced, staged──▶       Staged      (report ok)
+ *   Reducing  ──barrier (count 0)──▶     Ready       (report ok)
+ *   Reducing  ──error──▶                 Failed      (report not ok)
+ *   Staged    ──commit g,s──▶            Ready       (version s + 1)
+ *   Staged | Failed ──abort g,s──▶       Ready       (version s, staged work dropped)
+ *   any       ──generation g' > g──▶     Ready or Observer (partial work dropped)
+ */
+export enum MemberPhase {
+  /** Knows the experiment but is not a member of its current generation. */
+  Observer = 'observer',
+  /** A member; runs window jobs of the current step into its accumulator. */
+  Ready = 'ready',
+  /** In the all-reduce and update of a step. */
+  Reducing = 'reducing',
+  /** Update staged and reported; waits for commit or abort. */
+  Staged = 'staged',
+  /** The reduction failed and was reported; waits for abort or a new generation. */
+  Failed = 'failed',
+}
+
+export type ReportMessage = Extract<ControlMessage, { type: 'report' }>;
+
+/** The collective of a member list, for this worker. */
+export interface CollectiveProvider {
+  /** The collective of `members` (rank = index) in which this worker is `members[rank]`. */
+  forMembers(experiment: string, members: readonly string[], rank: number): Promise<Collective>;
+}
+
+export interface ParticipantContext {
+  workerId: string;
+  bus: Pick<ControlBus, 'publish'>;
+  experiments: Pick<ExperimentStore, 'get'>;
+  collectives: CollectiveProvider;
+  checkpoints: CheckpointWriter;
+  /** Wait for a version before a reduction. @defaultValue 60 s */
+  versionTimeoutMs?: number;
+  /** How often a wait for a version re-reads the experiment record. @defaultValue 250 ms */
+  pollMs?: number;
+  log?: (line: string) => void;
+}
+
+export class StepParticipant {
+  phase = MemberPhase.Observer;
+  generation = -1;
+  members: readonly string[] = [];
+  rank = -1;
+  /** Messages refused for naming an older generation. */
+  refused = 0;
+  private collective: Collective | undefined;
+  private readonly reports = new Map<string, ReportMessage>();
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly session: ExperimentSession,
+    private readonly ctx: ParticipantContext,
+  ) {}
+
+  /** Queues a message; the promise settles when it has been handled. */
+  receive(m: ControlMessage): Promise<void> {
+    const run = this.chain.then(() => this.handle(m));
+    this.chain = run.catch((e: unknown) => this.log(`error handling ${m.type} ${m.generation}/${m.step}: ${e instanceof Error ? e.message : String(e)}`));
+    return run;
+  }
+
+  /** Adopts the generation of the experiment record (on joining, or when a message names a generation not yet seen). */
+  async syncWithRecord(): Promise<void> {
+    const record = await this.ctx.experiments.get(this.session.id);
+    if (record && record.generation > this.generation) await this.adopt(record.generation, record.members);
+  }
+
+  /** Waits until the committed parameters are at version `step`, applying a commit whose message was lost. */
+  awaitVersion(step: number): Promise<void> {
+    return this.session.awaitVersion(step, { timeoutMs: this.ctx.versionTimeoutMs ?? 60_000, pollMs: this.ctx.pollMs ?? 250, heal: () => this.healCommit() });
+  }
+
+  private async handle(m: ControlMessage): Promise<void> {
+    if (m.experiment !== this.session.id) return;
+    if (m.type === 'report') return; // addressed to the coordinator
+    if (m.generation < this.generation) {
+      this.refused++;
+      this.log(`refused ${m.type} of generation ${m.generation} (step ${m.step}): generation ${this.generation} exists`);
+      return;
+    }
+    if (m.generation > this.generation) {
+      if (m.type === 'generation') await this.adopt(m.generation, m.members);
+      else await this.syncWithRecord();
+      if (m.generation !== this.generation) {
+        this.log(`ignored ${m.type} of generation ${m.generation}: the experiment record is at generation ${this.generation}`);
+        return;
+      }
+    }
+    switch (m.type) {
+      case 'generation':
+        return;
+      case 'reduce':
+        return this.reduce(m.generation, m.step, m.count);
+      case 'commit':
+        return this.commit(m.generation, m.step);
+      case 'abort':
+        return this.abort(m.generation, m.step, m.reason);
+    }
+  }
+
+  private async adopt(generation: number, members: readonly string[]): Promise<void> {
+    this.generation = generation;
+    this.members = [...members];
+    this.rank = members.indexOf(this.ctx.workerId);
+    this.session.dropGenerationsBefore(generation);
+    for (const key of [...this.reports.keys()]) if (Number(key.split(':')[0]) < generation) this.reports.delete(key);
+    this.collective = this.rank >= 0 ? await this.ctx.collectives.forMembers(this.session.id, members, this.rank) : undefined;
+    this.phase = this.rank >= 0 ? MemberPhase.Ready : MemberPhase.Observer;
+  }
+
+  private async reduce(generation: number, step: number, count: number): Promise<void> {
+    if (this.rank < 0 || !this.collective) return;
+    const key = `${generation}:${step}:${count === 0 ? 'barrier' : 'reduce'}`;
+    const previous = this.reports.get(key);
+    if (previous) return this.ctx.bus.publish(previous);
+    this.phase = MemberPhase.Reducing;
+    const s = this.session;
+    let report: ReportMessage;
+    try {
+      await this.awaitVersion(step);
+      if (count === 0) {
+        // The closing barrier: every commit is applied; rank 0 writes the final checkpoint.
+        if (this.rank === 0 && s.version === s.spec.spec.steps) this.log(`checkpoint ${await this.ctx.checkpoints.write(s)}`);
+        report = this.report(generation, step, { ok: true, gradNorm: 0, skipped: false });
+        this.phase = MemberPhase.Ready;
+      } else {
+        if (this.rank === 0 && checkpointDue(s, s.version) && s.version < s.spec.spec.steps) this.log(`checkpoint ${await this.ctx.checkpoints.write(s)}`);
+        const { grads } = s.takeContribution(generation, step);
+        await this.collective.allReduceSum({ experiment: s.id, generation, step }, [...grads.values()]);
+        const update = stageUpdate({ generation, step }, s.params, s.optimizer, grads, count, s.spec.spec.clipNorm ?? undefined);
+        s.stage(update);
+        report = this.report(generation, step, { ok: true, gradNorm: update.gradNorm, skipped: update.skipped });
+        this.phase = MemberPhase.Staged;
+      }
+    } catch (e) {
+      const error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      report = this.report(generation, step, { ok: false, gradNorm: Number.NaN, skipped: false, error: `worker ${this.ctx.workerId}: ${error}` });
+      this.phase = MemberPhase.Failed;
+    }
+    this.reports.set(key, report);
+    await this.ctx.bus.publish(report);
+  }
+
+  private async commit(generation: number, step: number): Promise<void> {
+    const staged = this.session.staged;
+    if (staged && staged.generation === generation && staged.step === step) {
+      this.session.commit(generation, step);
+      this.phase = MemberPhase.Ready;
+    } else if (this.session.version > step) {
+      return; // a resent commit, already applied
+    } else if (this.rank >= 0) {
+      this.log(`commit of ${generation}/${step} with nothing staged for it (version ${this.session.version})`);
+    }
+    for (const key of [...this.reports.keys()]) if (Number(key.split(':')[1]) < step) this.reports.delete(key);
+  }
+
+  private async abort(generation: number, step: number, reason: string): Promise<void> {
+    const staged = this.session.staged;
+    if (staged && staged.generation === generation && staged.step === step) this.session.rollback();
+    this.session.takeContribution(generation, step);
+    this.reports.delete(`${generation}:${step}:reduce`);
+    if (this.rank >= 0) this.phase = MemberPhase.Ready;
+    this.log(`step ${step} of generation ${generation} aborted: ${reason}`);
+  }
+
+  /** Applies the staged update if the experiment record says its step is committed (the 'commit' message was lost). */
+  private async healCommit(): Promise<void> {
+    const staged = this.session.staged;
+    if (!staged) return;
+    const record = await this.ctx.experiments.get(this.session.id);
+    if (record && record.step > staged.step && record.generation === staged.generation && this.session.staged === staged) {
+      this.session.commit(staged.generation, staged.step);
+      this.phase = MemberPhase.Ready;
+    }
+  }
+
+  private report(generation: number, step: number, r: { ok: boolean; gradNorm: number; skipped: boolean; error?: string }): ReportMessage {
+    return { type: 'report', experiment: this.session.id, generation, step, member: this.ctx.workerId, ...r };
+  }
+
+  private log(line: string): void {
+    this.ctx.log?.(`[${this.ctx.workerId}] ${this.session.id}: ${line}`);
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * One window job on a worker (DESIGN "One training step", step 3):
+ *
+ *   1. fence: refuse a job whose generation is not the experiment record's current
+ *      one (an older generation's work is thrown away, invariant 4), and a job of a
+ *      generation this worker is not a member of (its gradient could not be reduced);
+ *   2. wait until the local parameters are at version `step` (commits are applied
+ *      in order; a lost commit message is healed from the record);
+ *   3. load the hidden state of streams [first, first + count) at step s from the
+ *      HiddenStateStore (zeros at an epoch's first window);
+ *   4. run the window: forward over k2 steps, loss on the newest k1, backward;
+ *   5. write the carried state under step s + 1 — a new key, never the input's;
+ *   6. add the gradient into this worker's accumulator of (experiment, generation,
+ *      step), once per micro-batch; it never leaves the worker in a job payload;
+ *   7. return loss sum, token count, worker id and compute seconds.
+ *
+ * Same inputs (parameters of version s, stored state of step s) give the same bytes
+ * (invariant 2): running a job twice rewrites identical state and adds nothing twice.
+ */
+import { windowGradients } from '@unroll/bptt';
+import type { ExperimentStore, HiddenStateStore, WindowJob, WindowResult } from '@unroll/cluster';
+import type { ExperimentSession } from './experiment-session';
+import { packState } from './hidden-state-layout';
+
+export class WindowJobRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WindowJobRefusedError';
+  }
+}
+
+/** What the executor needs from the worker around it. */
+export interface WindowExecutorContext {
+  workerId: string;
+  experiments: Pick<ExperimentStore, 'get'>;
+  states: Pick<HiddenStateStore, 'get' | 'put'>;
+  /** The worker's session of the experiment, loaded on first use. */
+  session(experiment: string): Promise<ExperimentSession>;
+  /** Waits until the session's parameters are at version `step` (see ExperimentSession.awaitVersion). */
+  awaitVersion(session: ExperimentSession, step: number): Promise<void>;
+}
+
+export async function executeWindow(ctx: WindowExecutorContext, job: WindowJob): Promise<WindowResult> {
+  const where = `window job ${job.experiment}/g${job.generation}/s${job.step}/streams ${job.firstStream}+${job.streams}`;
+  const record = await ctx.experiments.get(job.experiment);
+  if (!record) throw new WindowJobRefusedError(`${where}: experiment does not exist`);
+  if (job.generation !== record.generation) throw new WindowJobRefusedError(`${where}: generation ${job.generation} is not the experiment's current generation ${record.generation}`);
+  if (!record.members.includes(ctx.workerId)) throw new WindowJobRefusedError(`${where}: worker ${ctx.workerId} is not a member of generation ${record.generation} (${record.members.join(', ')})`);
+
+  const session = await ctx.session(job.experiment);
+  await ctx.awaitVersion(session, job.step);
+  const { window: k2, stride: k1 } = session.schedule.config;
+  const plan = session.schedule.windowAt(job.step);
+  const stored = plan.index === 0 ? undefined : await ctx.states.get(job.experiment, job.firstStream, job.streams, job.step);
+  const state = session.stateAt(job.firstStream, job.streams, job.step, stored);
+  if (session.version !== job.step) throw new WindowJobRefusedError(`${where}: parameters moved to version ${session.version} while the job waited`);
+
+  const t0 = performance.now();
+  const out = windowGradients(session.net, session.data.train.window(job.firstStream, job.streams, plan.start, k2), state, {
+    loss: session.spec.spec.loss,
+    scoredFrom: session.schedule.scoredFrom,
+    carryAt: k1 - 1,
+  });
+  const computeSeconds = (performance.now() - t0) / 1000;
+
+  await ctx.states.put(job.experiment, job.firstStream, job.streams, job.step + 1, packState(out.carry));
+  session.addContribution(job.generation, job.step, job.firstStream, out.grads);
+  return { lossSum: out.lossSum, count: out.count, worker: ctx.workerId, computeSeconds };
+}

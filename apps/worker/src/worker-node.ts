@@ -1,0 +1,201 @@
+/**
+ * A worker process's life, over the cluster interfaces only (no Redis, no gRPC
+ * here: the stores, the bus, the queue and the collectives are handed in).
+ *
+ * The agent has three responsibilities:
+ *   1. membership — register with its ring address and backend, heartbeat every
+ *      ttl/3 (re-register if the entry expired), deregister on stop;
+ *   2. discovery — listen on the cluster channel for the coordinator's
+ *      announcements ("experiment E opened generation g"), then load the experiment
+ *      (spec, data, network at version 0), subscribe to its control channel and
+ *      join its generation (step-participant.ts); a window job of an experiment not
+ *      yet known loads it the same way;
+ *   3. work — consume window jobs (window-executor.ts) and take part in the steps.
+ *
+ * The state machine of the worker process — {@link WorkerState}; its state in each
+ * experiment is the participant's MemberPhase.
+ */
+import type { ControlBus, ControlMessage, ExperimentStore, HiddenStateStore, MembershipStore, WindowJob, WindowQueue, WindowResult, WorkerInfo } from '@unroll/cluster';
+import { CheckpointWriter } from './checkpoint-writer';
+import { CLUSTER_CHANNEL, announcedExperiment } from './cluster-channel';
+import { ExperimentSession } from './experiment-session';
+import { StepParticipant, type CollectiveProvider } from './step-participant';
+import { executeWindow } from './window-executor';
+
+/**
+ *   Starting ──registered, consuming──▶ Running ──stop()──▶ Stopping ──▶ Stopped
+ *   Starting ──error──▶ Stopped
+ */
+export enum WorkerState {
+  Starting = 'starting',
+  Running = 'running',
+  Stopping = 'stopping',
+  Stopped = 'stopped',
+}
+
+export interface WorkerNodeDeps {
+  membership: MembershipStore;
+  experiments: ExperimentStore;
+  states: HiddenStateStore;
+  bus: ControlBus;
+  windows: WindowQueue;
+  collectives: CollectiveProvider;
+}
+
+export interface WorkerNodeOptions {
+  info: WorkerInfo;
+  /** Root the specs' data paths are resolved under. */
+  dataRoot: string;
+  /** Checkpoints go to `<checkpointDir>/<metadata.name>/` (rank 0 writes). */
+  checkpointDir: string;
+  /** Liveness of the registration. @defaultValue 10 s — a dead worker is noticed within seconds, and a GC pause does not expire it */
+  heartbeatTtlMs?: number;
+  /** Wait for the parameters of a job's or reduction's step. @defaultValue 60 s */
+  versionTimeoutMs?: number;
+  /** Window jobs run at once. @defaultValue 1 — compute is synchronous; more would only queue behind it */
+  concurrency?: number;
+  log?: (line: string) => void;
+}
+
+interface ExperimentHandle {
+  session: ExperimentSession;
+  participant: StepParticipant;
+  unsubscribe: () => Promise<void>;
+}
+
+export class WorkerNode {
+  state = WorkerState.Starting;
+  private readonly experimentsById = new Map<string, Promise<ExperimentHandle>>();
+  private readonly checkpoints: CheckpointWriter;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private stopConsuming: (() => Promise<void>) | undefined;
+  private unsubscribeCluster: (() => Promise<void>) | undefined;
+
+  constructor(
+    private readonly deps: WorkerNodeDeps,
+    private readonly options: WorkerNodeOptions,
+  ) {
+    this.checkpoints = new CheckpointWriter(options.checkpointDir, deps.states);
+  }
+
+  get id(): string {
+    return this.options.info.id;
+  }
+
+  private get ttl(): number {
+    return this.options.heartbeatTtlMs ?? 10_000;
+  }
+
+  async start(): Promise<void> {
+    try {
+      this.unsubscribeCluster = await this.deps.bus.subscribe(CLUSTER_CHANNEL, (m) => this.onAnnouncement(m));
+      await this.deps.membership.register(this.options.info, this.ttl);
+      this.heartbeat = setInterval(() => void this.beat(), Math.max(1, Math.floor(this.ttl / 3)));
+      this.stopConsuming = await this.deps.windows.consume(this.id, (job) => this.runJob(job), { concurrency: this.options.concurrency ?? 1 });
+      this.state = WorkerState.Running;
+    } catch (e) {
+      this.state = WorkerState.Stopped;
+      clearInterval(this.heartbeat);
+      throw e;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === WorkerState.Stopped || this.state === WorkerState.Stopping) return;
+    this.state = WorkerState.Stopping;
+    clearInterval(this.heartbeat);
+    await this.stopConsuming?.();
+    await this.unsubscribeCluster?.();
+    for (const id of [...this.experimentsById.keys()]) await this.release(id);
+    await this.deps.membership.deregister(this.id).catch(() => undefined);
+    this.state = WorkerState.Stopped;
+  }
+
+  /** The worker's handle of an experiment, loading it on first use. */
+  experiment(id: string): Promise<ExperimentHandle> {
+    let h = this.experimentsById.get(id);
+    if (!h) {
+      h = this.load(id);
+      this.experimentsById.set(id, h);
+      h.catch(() => this.experimentsById.delete(id));
+    }
+    return h;
+  }
+
+  runJob(job: WindowJob): Promise<WindowResult> {
+    return executeWindow(
+      {
+        workerId: this.id,
+        experiments: this.deps.experiments,
+        states: this.deps.states,
+        session: async (id) => (await this.experiment(id)).session,
+        awaitVersion: async (session, step) => (await this.experiment(session.id)).participant.awaitVersion(step),
+      },
+      job,
+    );
+  }
+
+  private async load(id: string): Promise<ExperimentHandle> {
+    await this.releaseFinished(id);
+    const record = await this.deps.experiments.get(id);
+    if (!record) throw new Error(`experiment ${id} does not exist`);
+    if (record.step > 0) {
+      throw new Error(`experiment ${id} is at step ${record.step}; joining a run in progress needs its parameters from a member (state transfer), which this worker does not do yet`);
+    }
+    const session = ExperimentSession.load(id, record.specYaml, this.options.dataRoot);
+    const participant = new StepParticipant(session, {
+      workerId: this.id,
+      bus: this.deps.bus,
+      experiments: this.deps.experiments,
+      collectives: this.deps.collectives,
+      checkpoints: this.checkpoints,
+      versionTimeoutMs: this.options.versionTimeoutMs,
+      log: this.options.log,
+    });
+    const unsubscribe = await this.deps.bus.subscribe(id, (m) => void participant.receive(m).catch(() => undefined));
+    await participant.syncWithRecord();
+    this.log(`joined ${id} (${session.spec.metadata.name}) generation ${participant.generation} as ${participant.rank >= 0 ? `rank ${participant.rank} of ${participant.members.length}` : 'an observer'}`);
+    return { session, participant, unsubscribe };
+  }
+
+  private onAnnouncement(m: ControlMessage): void {
+    const id = announcedExperiment(m);
+    if (id === undefined || this.state !== WorkerState.Running) return;
+    this.experiment(id)
+      .then((h) => h.participant.syncWithRecord())
+      .catch((e: unknown) => this.log(`cannot join ${id}: ${e instanceof Error ? e.message : String(e)}`));
+  }
+
+  /** Frees the sessions of experiments that have ended (other than `except`). */
+  private async releaseFinished(except: string): Promise<void> {
+    for (const id of [...this.experimentsById.keys()]) {
+      if (id === except) continue;
+      const record = await this.deps.experiments.get(id);
+      if (!record || (record.status !== 'running' && record.status !== 'queued')) await this.release(id);
+    }
+  }
+
+  private async release(id: string): Promise<void> {
+    const h = this.experimentsById.get(id);
+    this.experimentsById.delete(id);
+    const handle = await h?.catch(() => undefined);
+    if (!handle) return;
+    await handle.unsubscribe();
+    handle.session.dispose();
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      if (!(await this.deps.membership.heartbeat(this.id, this.ttl))) {
+        this.log('registration expired; registering again');
+        await this.deps.membership.register(this.options.info, this.ttl);
+      }
+    } catch (e) {
+      this.log(`heartbeat failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  private log(line: string): void {
+    this.options.log?.(`[${this.id}] ${line}`);
+  }
+}
