@@ -1,3 +1,5 @@
+import { BullExperimentQueue } from './bull-experiment-queue';
+import { describeExperimentQueueConformance } from './testing/experiment-queue-conformance';
 import { BullWindowQueue } from './bull-window-queue';
 import { WindowQueue } from './interfaces';
 import { openRedisTestEnv } from './testing/redis-test-env';
@@ -16,6 +18,22 @@ describeWindowQueueConformance('BullWindowQueue', async () => {
       return q;
     },
     leftoverJobs: async () => (await env.keys()).filter((k) => JOB_KEY.test(k)),
+    close: async () => {
+      await Promise.all(queues.map((q) => q.close()));
+      await env.close();
+    },
+  };
+});
+
+describeExperimentQueueConformance('BullExperimentQueue', async () => {
+  const env = await openRedisTestEnv();
+  const queues: BullExperimentQueue[] = [];
+  return {
+    open: async () => {
+      const q = new BullExperimentQueue(env.redis, { prefix: env.prefix, onHandlerError: () => undefined });
+      queues.push(q);
+      return q;
+    },
     close: async () => {
       await Promise.all(queues.map((q) => q.close()));
       await env.close();

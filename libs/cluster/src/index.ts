@@ -10,3 +10,6 @@ export * from './redis-membership-store';
 export * from './redis-experiment-store';
 export * from './redis-hidden-state-store';
 export * from './redis-control-bus';
+export * from './bull-connection';
+export * from './bull-window-queue';
+export * from './bull-experiment-queue';

@@ -1,3 +1,5 @@
+import { InMemoryExperimentQueue } from './in-memory-experiment-queue';
+import { describeExperimentQueueConformance } from './experiment-queue-conformance';
 import { InMemoryWindowQueue } from './in-memory-window-queue';
 import { describeWindowQueueConformance } from './window-queue-conformance';
 import { describeControlBusConformance } from './control-bus-conformance';
@@ -41,4 +43,9 @@ describe('InMemoryMembershipStore with an injected clock', () => {
 describeWindowQueueConformance('InMemoryWindowQueue', async () => {
   const queue = new InMemoryWindowQueue({ attempts: 3, backoffMs: 5 });
   return { open: async () => queue, leftoverJobs: async () => queue.pendingJobIds(), close: () => queue.close() };
+});
+
+describeExperimentQueueConformance('InMemoryExperimentQueue', async () => {
+  const queue = new InMemoryExperimentQueue({ onHandlerError: () => undefined });
+  return { open: async () => queue, close: () => queue.close() };
 });

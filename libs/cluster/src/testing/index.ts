@@ -15,3 +15,5 @@ export * from './membership-store-conformance';
 export * from './experiment-store-conformance';
 export * from './hidden-state-store-conformance';
 export * from './control-bus-conformance';
+export * from './window-queue-conformance';
+export * from './experiment-queue-conformance';
