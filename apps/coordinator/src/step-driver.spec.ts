@@ -1,0 +1,139 @@
+/**
+ * The coordinator's half of a step against the in-memory cluster fakes, with the
+ * members played by the test: what it publishes, what it accepts, when it commits,
+ * and how it fails.
+ */
+import type { ControlMessage } from '@unroll/cluster';
+import { FencingError } from '@unroll/cluster';
+import { InMemoryControlBus, InMemoryExperimentStore, InMemoryHiddenStateStore, InMemoryMembershipStore, InMemoryWindowQueue } from '@unroll/cluster/testing';
+import { MemberLostError, MembershipWatcher } from './membership-watcher';
+import { ReportCollector } from './report-collector';
+import { StepDriver, StepFailedError } from './step-driver';
+
+const EXP = 'exp-1';
+const MEMBERS = ['w0', 'w1', 'w2'];
+
+describe('StepDriver', () => {
+  let experiments: InMemoryExperimentStore;
+  let membership: InMemoryMembershipStore;
+  let states: InMemoryHiddenStateStore;
+  let bus: InMemoryControlBus;
+  let windows: InMemoryWindowQueue;
+  let published: ControlMessage[];
+  let collector: ReportCollector;
+  let driver: StepDriver;
+  let generation: number;
+
+  beforeEach(async () => {
+    experiments = new InMemoryExperimentStore();
+    membership = new InMemoryMembershipStore();
+    states = new InMemoryHiddenStateStore();
+    bus = new InMemoryControlBus();
+    windows = new InMemoryWindowQueue({ attempts: 1 });
+    published = [];
+    for (const id of MEMBERS) await membership.register({ id, ringAddress: `in-memory://${id}`, backend: 'cpu', kernel: 'tfjs', device: 'cpu', startedAt: 0 }, 60_000);
+    await experiments.create({ id: EXP, specYaml: '', status: 'running', step: 0, generation: 0, members: [] });
+    generation = await experiments.newGeneration(EXP, MEMBERS);
+    collector = new ReportCollector(EXP);
+    collector.generation = generation;
+    await bus.subscribe(EXP, (m) => {
+      published.push(m);
+      collector.onMessage(m);
+    });
+    await bus.subscribe('_cluster', (m) => published.push(m));
+    await windows.consume('w0', async (job) => ({ lossSum: 2 * job.streams, count: 4 * job.streams, worker: 'w0', computeSeconds: 0 }));
+    driver = new StepDriver({ windows, bus, experiments, states, reports: collector, watcher: new MembershipWatcher(membership, { pollMs: 20 }) }, { resendMs: 30, reportTimeoutMs: 2000, jobsTimeoutMs: 2000 });
+  });
+
+  afterEach(async () => {
+    await windows.close();
+    await bus.close();
+  });
+
+  const ctx = (step = 0) => ({ experiment: EXP, generation, step, members: MEMBERS });
+  const report = (member: string, over: Partial<Extract<ControlMessage, { type: 'report' }>> = {}): ControlMessage => ({ type: 'report', experiment: EXP, generation, step: 0, member, ok: true, gradNorm: 0.5, skipped: false, ...over });
+  const until = async (cond: () => boolean) => {
+    for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  };
+  const reduces = () => published.filter((m) => m.type === 'reduce');
+
+  it('enqueues every micro-batch, publishes reduce with the summed count, commits only when every member reported', async () => {
+    const done = driver.runStep(ctx(), [
+      [0, 2],
+      [2, 2],
+    ]);
+    await until(() => reduces().length > 0);
+    expect(reduces()[0]).toEqual({ type: 'reduce', experiment: EXP, generation, step: 0, count: 16, lossSum: 8 });
+    await bus.publish(report('w0'));
+    await bus.publish(report('w1'));
+    await new Promise((r) => setTimeout(r, 80));
+    expect((await experiments.get(EXP))?.step).toBe(0); // w2 has not reported
+    expect(reduces().length).toBeGreaterThan(1); // resent while waiting
+    expect(published.some((m) => m.type === 'generation' && m.experiment === '_cluster' && m.members[0] === EXP)).toBe(true);
+    await bus.publish(report('w2'));
+    const outcome = await done;
+    expect(outcome).toMatchObject({ step: 0, loss: 0.5, tokens: 16, gradNorm: 0.5, skipped: false, workers: ['w0', 'w0'] });
+    expect((await experiments.get(EXP))?.step).toBe(1);
+    await until(() => published.some((m) => m.type === 'commit'));
+    expect(published.filter((m) => m.type === 'commit')).toEqual([{ type: 'commit', experiment: EXP, generation, step: 0 }]);
+  });
+
+  it('refuses reports of an older generation: they do not count towards the commit', async () => {
+    const older = generation;
+    generation = await experiments.newGeneration(EXP, MEMBERS);
+    collector.generation = generation;
+    const done = driver.runStep(ctx(), [[0, 2]]);
+    await until(() => reduces().length > 0);
+    for (const id of MEMBERS) await bus.publish(report(id, { generation: older }));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(collector.refused).toBe(3);
+    expect((await experiments.get(EXP))?.step).toBe(0);
+    for (const id of MEMBERS) await bus.publish(report(id));
+    await expect(done).resolves.toMatchObject({ step: 0 });
+  });
+
+  it('a member reporting a failure aborts the step with its error, and nothing is committed', async () => {
+    const done = driver.runStep(ctx(), [[0, 2]]);
+    await until(() => reduces().length > 0);
+    await bus.publish(report('w0'));
+    await bus.publish(report('w1', { ok: false, gradNorm: Number.NaN, error: 'worker w1: PeerDeadlineError: rank 2 (127.0.0.1:1) did not answer' }));
+    await expect(done).rejects.toThrow(new StepFailedError(`step 0 of ${EXP} failed: worker w1: PeerDeadlineError: rank 2 (127.0.0.1:1) did not answer`));
+    await until(() => published.some((m) => m.type === 'abort'));
+    expect(published.find((m) => m.type === 'abort')).toMatchObject({ generation, step: 0 });
+    expect((await experiments.get(EXP))?.step).toBe(0);
+  });
+
+  it('a member that stops heartbeating ends the wait with an error naming it — no hang', async () => {
+    const done = driver.runStep(ctx(), [[0, 2]]);
+    await until(() => reduces().length > 0);
+    await bus.publish(report('w0'));
+    await membership.deregister('w2');
+    await expect(done).rejects.toThrow(MemberLostError);
+    await expect(done).rejects.toThrow(/worker w2 stopped heartbeating during the reduction of step 0/);
+    expect((await experiments.get(EXP))?.step).toBe(0);
+  });
+
+  it('a step whose window jobs do not finish names the member that died', async () => {
+    await windows.close();
+    windows = new InMemoryWindowQueue({ attempts: 1 });
+    let release!: () => void;
+    const never = new Promise<never>((_, reject) => (release = () => reject(new Error('released'))));
+    never.catch(() => undefined);
+    await windows.consume('w1', () => never); // w1 takes the job and dies with it
+    driver = new StepDriver({ windows, bus, experiments, states, reports: collector, watcher: new MembershipWatcher(membership, { pollMs: 20 }) }, { jobsTimeoutMs: 5000 });
+    const done = driver.runStep(ctx(), [[0, 2]]);
+    await new Promise((r) => setTimeout(r, 30));
+    await membership.deregister('w1');
+    await expect(done).rejects.toThrow(/worker w1 stopped heartbeating during the window jobs of step 0/);
+    release();
+  });
+
+  it('the commit is fenced: a generation opened meanwhile makes it fail', async () => {
+    const done = driver.runStep(ctx(), [[0, 2]]);
+    await until(() => reduces().length > 0);
+    await experiments.newGeneration(EXP, MEMBERS); // a membership change the driver has not seen
+    for (const id of MEMBERS) await bus.publish(report(id));
+    await expect(done).rejects.toThrow(FencingError);
+    expect(published.some((m) => m.type === 'commit')).toBe(false);
+  });
+});

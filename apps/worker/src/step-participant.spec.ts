@@ -1,0 +1,218 @@
+/**
+ * The worker's half of a step, driven message by message as the coordinator would,
+ * over the in-memory cluster fakes and the in-memory collective.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { ControlMessage, WindowJob } from '@unroll/cluster';
+import { InMemoryControlBus, InMemoryExperimentStore, InMemoryHiddenStateStore } from '@unroll/cluster/testing';
+import { InMemoryCollectiveHub } from '@unroll/collective/testing';
+import { selectBackend } from '@unroll/models';
+import { CheckpointWriter } from './checkpoint-writer';
+import { ExperimentSession } from './experiment-session';
+import { MemberPhase, StepParticipant, type ReportMessage } from './step-participant';
+import { executeWindow, WindowJobRefusedError } from './window-executor';
+
+const SPEC = `apiVersion: unroll/v1
+kind: Experiment
+metadata: {name: unit}
+spec:
+  seed: 2
+  backend: cpu
+  data: {dataset: text, path: corpus.txt, validationFraction: 0.1}
+  model: {cell: lstm, embedding: 4, hidden: 6, layers: 1}
+  tbptt: {streams: 4, window: 5, stride: 5, microBatch: 2}
+  loss: cross-entropy
+  optimizer: {name: adam, lr: 0.01}
+  steps: 4
+`;
+
+const EXP = 'exp-1';
+
+function copy(m: ReadonlyMap<string, Float32Array>): Map<string, Float32Array> {
+  return new Map([...m].map(([k, v]) => [k, Float32Array.from(v)]));
+}
+
+function same(a: ReadonlyMap<string, Float32Array>, b: ReadonlyMap<string, Float32Array>): boolean {
+  return [...a].every(([k, v]) => Buffer.from(v.buffer, v.byteOffset, v.byteLength).equals(Buffer.from((b.get(k) as Float32Array).buffer, (b.get(k) as Float32Array).byteOffset, v.byteLength)));
+}
+
+describe('StepParticipant and the window executor', () => {
+  let dir: string;
+  let dataRoot: string;
+  let experiments: InMemoryExperimentStore;
+  let states: InMemoryHiddenStateStore;
+  let bus: InMemoryControlBus;
+  let reports: ReportMessage[];
+
+  beforeAll(async () => {
+    await selectBackend('cpu');
+  });
+
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'unroll-participant-'));
+    dataRoot = path.join(dir, 'data');
+    mkdirSync(dataRoot);
+    writeFileSync(path.join(dataRoot, 'corpus.txt'), 'abcdefghij klmnop qrstuv wxyz. '.repeat(20));
+    experiments = new InMemoryExperimentStore();
+    states = new InMemoryHiddenStateStore();
+    bus = new InMemoryControlBus();
+    reports = [];
+    await bus.subscribe(EXP, (m) => {
+      if (m.type === 'report') reports.push(m);
+    });
+    await experiments.create({ id: EXP, specYaml: SPEC, status: 'running', step: 0, generation: 0, members: [] });
+  });
+
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** `n` members of generation 1: a session and a participant each, on one in-memory collective. */
+  async function members(n: number): Promise<Array<{ id: string; session: ExperimentSession; participant: StepParticipant }>> {
+    const ids = Array.from({ length: n }, (_, i) => `w${i}`);
+    await experiments.newGeneration(EXP, ids);
+    const hub = new InMemoryCollectiveHub(n, { timeoutMs: 5000 });
+    const out = [];
+    for (const [rank, id] of ids.entries()) {
+      const session = ExperimentSession.load(EXP, SPEC, dataRoot);
+      const participant = new StepParticipant(session, {
+        workerId: id,
+        bus,
+        experiments,
+        collectives: { forMembers: async () => hub.members[rank] },
+        checkpoints: new CheckpointWriter(path.join(dir, 'ckpt'), states),
+        pollMs: 20,
+        versionTimeoutMs: 2000,
+      });
+      await participant.syncWithRecord();
+      out.push({ id, session, participant });
+    }
+    return out;
+  }
+
+  function job(step: number, firstStream: number, generation = 1): WindowJob {
+    return { experiment: EXP, generation, step, firstStream, streams: 2 };
+  }
+
+  function run(m: { id: string; session: ExperimentSession; participant: StepParticipant }, j: WindowJob) {
+    return executeWindow({ workerId: m.id, experiments, states, session: async () => m.session, awaitVersion: (_s, step) => m.participant.awaitVersion(step) }, j);
+  }
+
+  const msg = (m: ControlMessage): ControlMessage => m;
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+  it('parameters change only at commit: between report and commit they are those of version s', async () => {
+    const [m] = await members(1);
+    const before = copy(m.session.params);
+    const r0 = await run(m, job(0, 0));
+    const r1 = await run(m, job(0, 2));
+    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: r0.lossSum + r1.lossSum }));
+    await settle();
+    expect(reports).toEqual([expect.objectContaining({ member: 'w0', generation: 1, step: 0, ok: true, skipped: false })]);
+    expect(m.participant.phase).toBe(MemberPhase.Staged);
+    // Reported, not committed: the committed parameters and the network are untouched.
+    expect(same(m.session.params, before)).toBe(true);
+    expect(same(m.session.net.snapshot(), before)).toBe(true);
+    expect(m.session.version).toBe(0);
+    expect(same(m.session.staged?.params as Map<string, Float32Array>, before)).toBe(false);
+
+    await m.participant.receive(msg({ type: 'commit', experiment: EXP, generation: 1, step: 0 }));
+    expect(m.session.version).toBe(1);
+    expect(same(m.session.params, before)).toBe(false);
+    expect(same(m.session.net.snapshot(), m.session.params)).toBe(true);
+    expect(m.participant.phase).toBe(MemberPhase.Ready);
+  });
+
+  it('an abort drops the staged update and restores the optimizer; the step can be reduced again', async () => {
+    const [m] = await members(1);
+    const before = copy(m.session.params);
+    const reduceStep0 = async () => {
+      const r0 = await run(m, job(0, 0));
+      const r1 = await run(m, job(0, 2));
+      await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: 0 }));
+      return copy(m.session.staged?.params as Map<string, Float32Array>);
+    };
+    const first = await reduceStep0();
+    await m.participant.receive(msg({ type: 'abort', experiment: EXP, generation: 1, step: 0, reason: 'test' }));
+    expect(m.session.staged).toBeUndefined();
+    expect(m.session.optimizer.state().meta.step).toBe(0);
+    expect(same(m.session.params, before)).toBe(true);
+    // Redone from scratch (the window jobs add again after the abort), the same bytes come out.
+    expect(same(await reduceStep0(), first)).toBe(true);
+  });
+
+  it('a commit, reduce or abort of an older generation is refused', async () => {
+    const [m] = await members(1);
+    const r0 = await run(m, job(0, 0));
+    const r1 = await run(m, job(0, 2));
+    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: 0 }));
+    // A new generation opens (a membership change); the old generation's commit arrives late.
+    await experiments.newGeneration(EXP, ['w0']);
+    await m.participant.receive(msg({ type: 'generation', experiment: EXP, generation: 2, step: 0, members: ['w0'] }));
+    expect(m.session.staged).toBeUndefined(); // the older generation's staged work is dropped
+    await m.participant.receive(msg({ type: 'commit', experiment: EXP, generation: 1, step: 0 }));
+    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: 10, lossSum: 0 }));
+    await m.participant.receive(msg({ type: 'abort', experiment: EXP, generation: 1, step: 0, reason: 'late' }));
+    expect(m.participant.refused).toBe(3);
+    expect(m.session.version).toBe(0);
+    await settle();
+    expect(reports).toHaveLength(1); // only the generation-1 report sent before the change
+    // A window job of the old generation is refused as well.
+    await expect(run(m, job(0, 0, 1))).rejects.toThrow(WindowJobRefusedError);
+  });
+
+  it('a member that ran no job contributes zeros: both members stage what one member running every job stages', async () => {
+    const [solo] = await members(1);
+    const a = await run(solo, job(0, 0));
+    const b = await run(solo, job(0, 2));
+    const count = a.count + b.count;
+    await solo.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count, lossSum: 0 }));
+    const expected = copy(solo.session.staged?.params as Map<string, Float32Array>);
+
+    const pair = await members(2); // generation 2, fresh sessions at version 0
+    const busy = pair[0];
+    await run(busy, { ...job(0, 0), generation: 2 });
+    await run(busy, { ...job(0, 2), generation: 2 });
+    expect(pair[1].session.takeContribution(2, 0).jobs).toBe(0);
+    await Promise.all(pair.map((m) => m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 2, step: 0, count, lossSum: 0 }))));
+    for (const m of pair) expect(same(m.session.staged?.params as Map<string, Float32Array>, expected)).toBe(true);
+  });
+
+  it('running a window job twice writes the same state bytes and adds its gradient once', async () => {
+    const [m] = await members(1);
+    // Step 1 reads a stored state: commit step 0 first.
+    const r0 = await run(m, job(0, 0));
+    const r1 = await run(m, job(0, 2));
+    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: 0 }));
+    await experiments.commit(EXP, 1, 0);
+    await m.participant.receive(msg({ type: 'commit', experiment: EXP, generation: 1, step: 0 }));
+
+    const first = await run(m, job(1, 2));
+    const stateOnce = (await states.get(EXP, 2, 2, 2)) as Float32Array[];
+    const acc = copy(m.session.takeContribution(1, 1).grads);
+    const second = await run(m, job(1, 2));
+    const third = await run(m, job(1, 2));
+    const stateTwice = (await states.get(EXP, 2, 2, 2)) as Float32Array[];
+    const { computeSeconds: _c, ...result } = first;
+    expect(second).toEqual({ ...result, computeSeconds: expect.any(Number) });
+    expect(third).toEqual({ ...result, computeSeconds: expect.any(Number) });
+    expect(stateTwice.map((l) => Buffer.from(l.buffer).toString('hex'))).toEqual(stateOnce.map((l) => Buffer.from(l.buffer).toString('hex')));
+    // The input state of step 1 is untouched: the job wrote under step 2 only.
+    expect(await states.get(EXP, 2, 2, 1)).toBeDefined();
+    // Run twice after the first was taken: the accumulator holds it once, bit for bit.
+    expect(same(m.session.takeContribution(1, 1).grads, acc)).toBe(true);
+  });
+
+  it('a job waits for the commit of the previous step, and a lost commit message is healed from the record', async () => {
+    const [m] = await members(1);
+    const r0 = await run(m, job(0, 0));
+    const r1 = await run(m, job(0, 2));
+    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: 0 }));
+    const pending = run(m, job(1, 0));
+    await settle();
+    expect(m.session.version).toBe(0);
+    await experiments.commit(EXP, 1, 0); // committed, but the 'commit' message never arrives
+    await expect(pending).resolves.toMatchObject({ worker: 'w0' });
+    expect(m.session.version).toBe(1);
+  });
+});
