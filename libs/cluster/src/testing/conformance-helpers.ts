@@ -16,3 +16,23 @@ export interface Fixture<T> {
   subject: T;
   close(): Promise<void>;
 }
+
+/**
+ * Opens a fixture before each test and closes it after; returns its getter. A factory
+ * that throws (no Redis) fails the test with its own message, and nothing is closed twice.
+ */
+export function useFixture<T extends { close(): Promise<void> }>(factory: () => Promise<T>): () => T {
+  let current: T | undefined;
+  beforeEach(async () => {
+    current = await factory();
+  });
+  afterEach(async () => {
+    const opened = current;
+    current = undefined;
+    await opened?.close();
+  });
+  return () => {
+    if (current === undefined) throw new Error('the fixture is not open');
+    return current;
+  };
+}

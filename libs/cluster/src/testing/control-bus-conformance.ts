@@ -4,7 +4,7 @@
  * (as a broken or foreign publisher would).
  */
 import { ControlBus, ControlMessage } from '../interfaces';
-import { sleep, waitFor } from './conformance-helpers';
+import { sleep, useFixture, waitFor } from './conformance-helpers';
 
 export interface ControlBusFixture {
   /** A client of the shared broker; each call may return a new connection. */
@@ -20,14 +20,10 @@ const commit = (experiment: string, step: number): ControlMessage => ({ type: 'c
 
 export function describeControlBusConformance(name: string, factory: () => Promise<ControlBusFixture>): void {
   describe(`ControlBus conformance: ${name}`, () => {
-    let fixture: ControlBusFixture;
-    beforeEach(async () => {
-      fixture = await factory();
-    });
-    afterEach(() => fixture.close());
+    const fixture = useFixture(factory);
 
     it('delivers every message of an experiment in order to each of its subscribers, and to no other', async () => {
-      const [publisher, a, b] = [await fixture.connect(), await fixture.connect(), await fixture.connect()];
+      const [publisher, a, b] = [await fixture().connect(), await fixture().connect(), await fixture().connect()];
       const gotA: ControlMessage[] = [];
       const gotA2: ControlMessage[] = [];
       const gotB: ControlMessage[] = [];
@@ -47,7 +43,7 @@ export function describeControlBusConformance(name: string, factory: () => Promi
     });
 
     it('carries every message type intact, including a NaN gradient norm', async () => {
-      const bus = await fixture.connect();
+      const bus = await fixture().connect();
       const got: ControlMessage[] = [];
       await bus.subscribe('exp', (m) => got.push(m));
       const messages: ControlMessage[] = [
@@ -64,7 +60,7 @@ export function describeControlBusConformance(name: string, factory: () => Promi
     });
 
     it('stops delivering after unsubscribe, to that handler only', async () => {
-      const bus = await fixture.connect();
+      const bus = await fixture().connect();
       const first: ControlMessage[] = [];
       const second: ControlMessage[] = [];
       const unsubscribe = await bus.subscribe('exp', (m) => first.push(m));
@@ -79,22 +75,22 @@ export function describeControlBusConformance(name: string, factory: () => Promi
     });
 
     it('drops and counts malformed messages and keeps delivering', async () => {
-      const bus = await fixture.connect();
+      const bus = await fixture().connect();
       const got: ControlMessage[] = [];
       await bus.subscribe('exp', (m) => got.push(m));
-      await fixture.publishRaw('exp', '{not json');
-      await fixture.publishRaw('exp', JSON.stringify({ type: 'launch', experiment: 'exp', generation: 1, step: 0 }));
-      await fixture.publishRaw('exp', JSON.stringify({ type: 'commit', experiment: 'exp', generation: -1, step: 0 }));
-      await fixture.publishRaw('exp', JSON.stringify({ type: 'abort', experiment: 'exp', generation: 1, step: 0 }));
-      await fixture.publishRaw('exp', JSON.stringify(commit('someone-else', 0)));
+      await fixture().publishRaw('exp', '{not json');
+      await fixture().publishRaw('exp', JSON.stringify({ type: 'launch', experiment: 'exp', generation: 1, step: 0 }));
+      await fixture().publishRaw('exp', JSON.stringify({ type: 'commit', experiment: 'exp', generation: -1, step: 0 }));
+      await fixture().publishRaw('exp', JSON.stringify({ type: 'abort', experiment: 'exp', generation: 1, step: 0 }));
+      await fixture().publishRaw('exp', JSON.stringify(commit('someone-else', 0)));
       await bus.publish(commit('exp', 7));
       await waitFor(() => got.length === 1, 'the valid message');
       expect(got).toEqual([commit('exp', 7)]);
-      expect(fixture.dropped()).toBe(5);
+      expect(fixture().dropped()).toBe(5);
     });
 
     it('a throwing handler does not stop delivery to the others', async () => {
-      const bus = await fixture.connect();
+      const bus = await fixture().connect();
       const got: ControlMessage[] = [];
       await bus.subscribe('exp', () => {
         throw new Error('handler bug');
@@ -106,7 +102,7 @@ export function describeControlBusConformance(name: string, factory: () => Promi
     });
 
     it('refuses to publish a malformed message', async () => {
-      const bus = await fixture.connect();
+      const bus = await fixture().connect();
       const bad = { type: 'commit', experiment: 'exp', generation: 1.5, step: 0 } as ControlMessage;
       await expect(bus.publish(bad)).rejects.toThrow('commit.generation is invalid');
     });

@@ -1,6 +1,6 @@
 /** The conformance suite of ExperimentQueue, for every implementation. */
 import { ExperimentQueue } from '../interfaces';
-import { sleep, waitFor } from './conformance-helpers';
+import { sleep, useFixture, waitFor } from './conformance-helpers';
 
 export interface ExperimentQueueFixture {
   /** A client of the shared queue, as a coordinator process would open. */
@@ -10,14 +10,10 @@ export interface ExperimentQueueFixture {
 
 export function describeExperimentQueueConformance(name: string, factory: () => Promise<ExperimentQueueFixture>): void {
   describe(`ExperimentQueue conformance: ${name}`, () => {
-    let fixture: ExperimentQueueFixture;
-    beforeEach(async () => {
-      fixture = await factory();
-    });
-    afterEach(() => fixture.close());
+    const fixture = useFixture(factory);
 
     it('delivers each submitted id once, one at a time per consumer', async () => {
-      const submitter = await fixture.open();
+      const submitter = await fixture().open();
       const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
       for (const id of ids) await submitter.submit(id);
       await submitter.submit('a'); // still waiting: not queued again
@@ -25,7 +21,7 @@ export function describeExperimentQueueConformance(name: string, factory: () => 
       const active = new Map<string, number>();
       let overlap = false;
       for (const c of ['c1', 'c2']) {
-        await (await fixture.open()).consume(async (id) => {
+        await (await fixture().open()).consume(async (id) => {
           active.set(c, (active.get(c) ?? 0) + 1);
           if ((active.get(c) ?? 0) > 1) overlap = true;
           delivered.push([c, id]);
@@ -41,7 +37,7 @@ export function describeExperimentQueueConformance(name: string, factory: () => 
     });
 
     it('delivers an id again once its earlier run has finished', async () => {
-      const queue = await fixture.open();
+      const queue = await fixture().open();
       const delivered: string[] = [];
       await queue.consume(async (id) => {
         delivered.push(id);
@@ -55,7 +51,7 @@ export function describeExperimentQueueConformance(name: string, factory: () => 
     });
 
     it('goes on after a handler throws', async () => {
-      const queue = await fixture.open();
+      const queue = await fixture().open();
       const delivered: string[] = [];
       await queue.consume(async (id) => {
         delivered.push(id);

@@ -4,7 +4,7 @@
  */
 import { ExperimentExistsError, ExperimentNotFoundError, FencingError } from '../cluster-errors';
 import { ExperimentRecord, ExperimentStore } from '../interfaces';
-import { Fixture, sleep } from './conformance-helpers';
+import { Fixture, sleep, useFixture } from './conformance-helpers';
 
 const record = (id: string, extra: Partial<ExperimentRecord> = {}): Omit<ExperimentRecord, 'updatedAt'> => ({
   id,
@@ -18,13 +18,11 @@ const record = (id: string, extra: Partial<ExperimentRecord> = {}): Omit<Experim
 
 export function describeExperimentStoreConformance(name: string, factory: () => Promise<Fixture<ExperimentStore>>): void {
   describe(`ExperimentStore conformance: ${name}`, () => {
-    let fixture: Fixture<ExperimentStore>;
+    const fixture = useFixture(factory);
     let store: ExperimentStore;
-    beforeEach(async () => {
-      fixture = await factory();
-      store = fixture.subject;
+    beforeEach(() => {
+      store = fixture().subject;
     });
-    afterEach(() => fixture.close());
 
     it('round-trips a record and stamps updatedAt', async () => {
       const before = Date.now();

@@ -1,19 +1,17 @@
 /** The conformance suite of HiddenStateStore, for every implementation. */
 import { HiddenStateStore } from '../interfaces';
-import { Fixture } from './conformance-helpers';
+import { Fixture, useFixture } from './conformance-helpers';
 
 const layers = (seed: number, sizes: number[]): Float32Array[] =>
   sizes.map((n, l) => Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 31 + l * 7 + i) * 1e3));
 
 export function describeHiddenStateStoreConformance(name: string, factory: () => Promise<Fixture<HiddenStateStore>>): void {
   describe(`HiddenStateStore conformance: ${name}`, () => {
-    let fixture: Fixture<HiddenStateStore>;
+    const fixture = useFixture(factory);
     let store: HiddenStateStore;
-    beforeEach(async () => {
-      fixture = await factory();
-      store = fixture.subject;
+    beforeEach(() => {
+      store = fixture().subject;
     });
-    afterEach(() => fixture.close());
 
     it('round-trips layers bit for bit, including empty layers and special values', async () => {
       const state = [...layers(1, [8, 0, 3]), Float32Array.of(Number.NaN, -0, Infinity, -Infinity, 1e-45, 3.4e38)];

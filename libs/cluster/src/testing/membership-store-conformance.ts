@@ -6,7 +6,7 @@
  * Usage in a spec: describeMembershipStoreConformance('RedisMembershipStore', async () => ({ subject, close }));
  */
 import { MembershipStore, WorkerInfo } from '../interfaces';
-import { Fixture, sleep } from './conformance-helpers';
+import { Fixture, sleep, useFixture } from './conformance-helpers';
 
 const worker = (id: string, extra: Partial<WorkerInfo> = {}): WorkerInfo => ({
   id,
@@ -20,13 +20,11 @@ const worker = (id: string, extra: Partial<WorkerInfo> = {}): WorkerInfo => ({
 
 export function describeMembershipStoreConformance(name: string, factory: () => Promise<Fixture<MembershipStore>>): void {
   describe(`MembershipStore conformance: ${name}`, () => {
-    let fixture: Fixture<MembershipStore>;
+    const fixture = useFixture(factory);
     let store: MembershipStore;
-    beforeEach(async () => {
-      fixture = await factory();
-      store = fixture.subject;
+    beforeEach(() => {
+      store = fixture().subject;
     });
-    afterEach(() => fixture.close());
 
     it('lists registered workers sorted by id, with every field', async () => {
       await store.register(worker('w-b'), 10_000);

@@ -5,7 +5,7 @@
  */
 import { StepTimeoutError, WindowJobFailedError } from '../cluster-errors';
 import { WindowJob, WindowQueue, WindowResult } from '../interfaces';
-import { sleep, waitFor } from './conformance-helpers';
+import { sleep, useFixture, waitFor } from './conformance-helpers';
 
 export interface WindowQueueFixture {
   /** A client of the shared queue. */
@@ -25,17 +25,15 @@ const result = (job: WindowJob, worker: string): WindowResult => ({ lossSum: job
 
 export function describeWindowQueueConformance(name: string, factory: () => Promise<WindowQueueFixture>): void {
   describe(`WindowQueue conformance: ${name}`, () => {
-    let fixture: WindowQueueFixture;
+    const fixture = useFixture(factory);
     let coordinator: WindowQueue;
     beforeEach(async () => {
-      fixture = await factory();
-      coordinator = await fixture.open();
+      coordinator = await fixture().open();
     });
-    afterEach(() => fixture.close());
 
     it('returns results in job order, with jobs spread over two consumers, and leaves no jobs behind', async () => {
       for (const id of ['w1', 'w2']) {
-        await (await fixture.open()).consume(id, async (job) => {
+        await (await fixture().open()).consume(id, async (job) => {
           await sleep(25);
           return result(job, id);
         });
@@ -47,12 +45,12 @@ export function describeWindowQueueConformance(name: string, factory: () => Prom
       expect(new Set(results.map((r) => r.worker))).toEqual(new Set(['w1', 'w2']));
       const next = await coordinator.runStep(step(3, 1), { timeoutMs: 20_000 });
       expect(next.map((r) => r.lossSum)).toEqual([1, 21, 41]);
-      await waitFor(async () => (await fixture.leftoverJobs()).length === 0, 'no jobs left');
+      await waitFor(async () => (await fixture().leftoverJobs()).length === 0, 'no jobs left');
     });
 
     it('hands the handler the job as enqueued', async () => {
       const seen: WindowJob[] = [];
-      await (await fixture.open()).consume('w', async (job) => {
+      await (await fixture().open()).consume('w', async (job) => {
         seen.push(job);
         return result(job, 'w');
       });
@@ -63,7 +61,7 @@ export function describeWindowQueueConformance(name: string, factory: () => Prom
 
     it('retries a handler that throws once', async () => {
       const calls = new Map<number, number>();
-      await (await fixture.open()).consume('w', async (job) => {
+      await (await fixture().open()).consume('w', async (job) => {
         const n = (calls.get(job.firstStream) ?? 0) + 1;
         calls.set(job.firstStream, n);
         if (job.firstStream === 2 && n === 1) throw new Error('transient');
@@ -76,7 +74,7 @@ export function describeWindowQueueConformance(name: string, factory: () => Prom
 
     it('rejects runStep when a handler always throws, after every attempt, and leaves no jobs behind', async () => {
       let failing = 0;
-      await (await fixture.open()).consume('w', async (job) => {
+      await (await fixture().open()).consume('w', async (job) => {
         if (job.firstStream === 2) {
           failing++;
           throw new Error('boom: NaN in forward');
@@ -87,17 +85,17 @@ export function describeWindowQueueConformance(name: string, factory: () => Prom
       await expect(run).rejects.toBeInstanceOf(WindowJobFailedError);
       await expect(run).rejects.toThrow(/window job exp:1:0:2 failed .*boom: NaN in forward/);
       expect(failing).toBe(ATTEMPTS);
-      await waitFor(async () => (await fixture.leftoverJobs()).length === 0, 'no jobs left');
+      await waitFor(async () => (await fixture().leftoverJobs()).length === 0, 'no jobs left');
     });
 
     it('does not run a job twice when its step is submitted twice', async () => {
       const calls: number[] = [];
       const jobs = step(4);
       const first = coordinator.runStep(jobs, { timeoutMs: 20_000 });
-      const again = (await fixture.open()).runStep(jobs, { timeoutMs: 20_000 });
+      const again = (await fixture().open()).runStep(jobs, { timeoutMs: 20_000 });
       const third = coordinator.runStep(jobs, { timeoutMs: 20_000 });
       await sleep(200); // all three submitted before anyone consumes
-      await (await fixture.open()).consume('w', async (job) => {
+      await (await fixture().open()).consume('w', async (job) => {
         calls.push(job.firstStream);
         await sleep(10);
         return result(job, 'w');
@@ -112,13 +110,13 @@ export function describeWindowQueueConformance(name: string, factory: () => Prom
       const run = coordinator.runStep(step(2), { timeoutMs: 300 });
       await expect(run).rejects.toBeInstanceOf(StepTimeoutError);
       await expect(run).rejects.toThrow('step exp:1:0 did not finish within 300 ms');
-      await waitFor(async () => (await fixture.leftoverJobs()).length === 0, 'no jobs left');
+      await waitFor(async () => (await fixture().leftoverJobs()).length === 0, 'no jobs left');
     });
 
     it('runs at most `concurrency` jobs of a consumer at once', async () => {
       let active = 0;
       let most = 0;
-      await (await fixture.open()).consume(
+      await (await fixture().open()).consume(
         'w',
         async (job) => {
           most = Math.max(most, ++active);
@@ -133,11 +131,11 @@ export function describeWindowQueueConformance(name: string, factory: () => Prom
     });
 
     it('a stopped consumer takes no more jobs', async () => {
-      const q1 = await fixture.open();
+      const q1 = await fixture().open();
       const stop = await q1.consume('w1', async (job) => result(job, 'w1'));
       await coordinator.runStep(step(1), { timeoutMs: 20_000 });
       await stop();
-      await (await fixture.open()).consume('w2', async (job) => result(job, 'w2'));
+      await (await fixture().open()).consume('w2', async (job) => result(job, 'w2'));
       const results = await coordinator.runStep(step(4, 1), { timeoutMs: 20_000 });
       expect(results.map((r) => r.worker)).toEqual(['w2', 'w2', 'w2', 'w2']);
     });
