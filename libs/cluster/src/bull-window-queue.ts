@@ -153,7 +153,8 @@ export class BullWindowQueue implements WindowQueue {
     if (this.closed) throw new QueueClosedError('consume on a closed BullWindowQueue');
     const worker = new Worker(
       this.windowsQueueName,
-      async (job: Job) => handler(parseWindowJob(job.data)),
+      // The result is checked here, where a malformed one can be traced to its worker.
+      async (job: Job) => parseWindowResult(await handler(parseWindowJob(job.data)), `result of ${workerId}'s handler`),
       {
         connection: this.connection,
         prefix: this.opts.prefix,

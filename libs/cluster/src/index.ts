@@ -1,3 +1,18 @@
+/**
+ * @unroll/cluster — the state coordinator and workers share, behind narrow interfaces
+ * (interfaces.ts), with Redis/BullMQ implementations here and in-memory ones plus
+ * conformance suites in `@unroll/cluster/testing`.
+ *
+ *   connectRedis / checkRedis       one connection per process from REDIS_URL; noeviction check
+ *   RedisMembershipStore            P:workers, P:worker:<id>, P:worker:<id>:alive (PX TTL)
+ *   RedisExperimentStore            P:exp:<id> hash; commit/newGeneration are Lua CAS (generation = fencing token)
+ *   RedisHiddenStateStore           P:exp:<E>:h:<first>:<count>:<step> bytes, P:exp:<E>:h-index zset
+ *   RedisControlBus                 pub/sub channel P:exp:<E>:control, JSON validated on receipt
+ *   BullWindowQueue                 queues P-steps (flow parents) and P-windows (window jobs)
+ *   BullExperimentQueue             queue P-experiments
+ *
+ * P is the root prefix (default 'unroll'); every key, BullMQ's included, starts with `P:`.
+ */
 export * from './interfaces';
 export * from './cluster-errors';
 export * from './control-message';
