@@ -3,13 +3,17 @@
  *
  *   unroll train <spec.yaml> [--steps N] [--out DIR] [--json]      train in one process
  *   unroll eval <spec.yaml> --checkpoint FILE [--input FILE] [--json]
+ *   unroll up [--workers N] [--checkpoint-dir DIR] [--redis URL]          the local cluster
+ *   unroll submit <spec.yaml> [--follow] [--json] [--redis URL]           train on the cluster
  *
  * Exit codes: 0 success, 1 failure while running, 2 bad input (spec, flags, paths).
  */
 import { Command, CommanderError } from 'commander';
 import { SpecError } from '@unroll/spec';
 import { evalCommand } from './commands/eval';
+import { submitCommand } from './commands/submit';
 import { trainCommand } from './commands/train';
+import { upCommand } from './commands/up';
 import { EXIT_FAILURE, EXIT_USAGE, UsageError } from './errors';
 
 function isUsageError(e: unknown): boolean {
@@ -29,6 +33,23 @@ export async function main(argv: string[]): Promise<number> {
   common(program.command('eval <spec>').description('loss of a checkpoint on the held-out data or on --input').option('--checkpoint <file>', 'a step-N.safetensors model file').option('--input <file>', 'a text file under the data root, scored as one stream')).action(async (spec: string, flags) => {
     code = await evalCommand(spec, flags);
   });
+  const cluster = (c: Command) => c.option('--redis <url>', 'Redis (default: $REDIS_URL, else redis://127.0.0.1:6379)').option('--prefix <name>', 'root of every Redis key and queue (default: $UNROLL_PREFIX or unroll)');
+  cluster(
+    program
+      .command('up')
+      .description('start a local cluster: Redis (found or started), the coordinator and N workers')
+      .option('--workers <n>', 'worker processes (default 1)')
+      .option('--checkpoint-dir <dir>', 'checkpoints go to <dir>/<experiment name>/ (default: ./checkpoints)')
+      .option('--data-root <dir>', 'data root of the workers (default: $UNROLL_DATA_ROOT or ./data)')
+      .option('--backend <name>', 'compute backend of the workers: auto | cpu | wasm | tensorflow | tensorflow-gpu (default auto)'),
+  ).action(async (flags) => {
+    code = await upCommand(flags);
+  });
+  cluster(program.command('submit <spec>').description('queue an experiment on the cluster and print its id').option('--follow', 'print progress until it ends; exit 0 on success, 1 on failure').option('--json', 'print the result as JSON')).action(
+    async (spec: string, flags) => {
+      code = await submitCommand(spec, flags);
+    },
+  );
   try {
     await program.parseAsync(argv);
     return code;

@@ -5,9 +5,7 @@ require('tsx/cjs');
 require('../src/worker-main.ts')
   .main(process.argv)
   .then(
-    (code) => {
-      if (code !== undefined) process.exitCode = code;
-    },
+    (code) => process.exit(code),
     (err) => {
       console.error(err);
       process.exit(1);

@@ -1,0 +1,184 @@
+/**
+ * `unroll up [--workers N] [--checkpoint-dir DIR] [--redis URL] [--prefix P]
+ * [--data-root DIR] [--backend NAME]`: the local cluster, in one command.
+ *
+ *   1. Redis: --redis, else REDIS_URL, else 127.0.0.1:6379 if it answers, else a
+ *      `redis-server` from PATH started on a free loopback port without persistence
+ *      (--save '' --appendonly no), else print how to get one and exit 2;
+ *   2. start the coordinator and N workers as child processes (each worker computes
+ *      on --backend; checkpoints go to --checkpoint-dir/<experiment name>/);
+ *   3. print where everything is once every child said it is ready;
+ *   4. on SIGINT/SIGTERM: SIGTERM to every child, SIGKILL to those still alive after
+ *      a grace period, stop the Redis it started, exit 0. A coordinator that exits by
+ *      itself takes the whole cluster down (exit 1); a worker that exits is reported.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { checkRedis, connectRedis, DEFAULT_PREFIX, redactRedisUrl } from '@unroll/cluster';
+import { backendFlag, dataRoot, positiveInt } from '../context';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../errors';
+
+export interface UpFlags {
+  workers?: string;
+  checkpointDir?: string;
+  redis?: string;
+  prefix?: string;
+  dataRoot?: string;
+  backend?: string;
+}
+
+/** Printed when no Redis can be found or started. */
+export const NO_REDIS_HELP = `unroll up needs Redis, and found none:
+  - nothing answers on 127.0.0.1:6379, and REDIS_URL is not set
+  - redis-server is not on PATH
+Get one of:
+  sudo apt-get install redis-server      (Debian/Ubuntu; then run unroll up again)
+  brew install redis                     (macOS)
+  docker run -d -p 6379:6379 redis:7     (any machine with Docker)
+or point unroll up at yours: --redis redis://host:6379 or REDIS_URL=redis://host:6379`;
+
+/** Time children get to stop after SIGTERM before SIGKILL. */
+const GRACE_MS = 5000;
+
+const APPS = path.resolve(__dirname, '../../..');
+const COORDINATOR_BIN = path.join(APPS, 'coordinator/bin/unroll-coordinator.js');
+const WORKER_BIN = path.join(APPS, 'worker/bin/unroll-worker.js');
+
+async function answers(url: string, timeoutMs: number): Promise<boolean> {
+  const redis = connectRedis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectionName: 'unroll-up' });
+  redis.on('error', () => undefined);
+  try {
+    await checkRedis(redis, { timeoutMs });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function onPath(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Starts redis-server on a free loopback port; resolves once it answers. */
+async function startRedis(say: (line: string) => void): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 50; i++) {
+    if (child.exitCode !== null) break;
+    if (await answers(url, 500)) {
+      say(`started redis-server (pid ${child.pid}) on ${url}, without persistence`);
+      return { url, child };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`redis-server on port ${port} did not answer within 5 s`);
+}
+
+export async function upCommand(flags: UpFlags): Promise<number> {
+  const say = (line: string): void => void process.stderr.write(`unroll up: ${line}\n`);
+  const workers = positiveInt('--workers', flags.workers) ?? 1;
+  const backend = backendFlag(flags.backend) ?? 'auto';
+  const checkpointDir = path.resolve(flags.checkpointDir ?? 'checkpoints');
+  const root = dataRoot(flags.dataRoot);
+  const prefix = flags.prefix ?? process.env.UNROLL_PREFIX ?? DEFAULT_PREFIX;
+
+  const children: Array<{ name: string; child: ChildProcess }> = [];
+  let redisChild: ChildProcess | undefined;
+  let url = flags.redis ?? process.env.REDIS_URL;
+  if (url !== undefined) {
+    if (!(await answers(url, 5000))) {
+      say(`Redis at ${redactRedisUrl(url)} does not answer (or its maxmemory-policy is not noeviction)`);
+      return EXIT_USAGE;
+    }
+  } else if (await answers('redis://127.0.0.1:6379', 1000)) {
+    url = 'redis://127.0.0.1:6379';
+  } else if (onPath('redis-server')) {
+    const started = await startRedis(say);
+    url = started.url;
+    redisChild = started.child;
+  } else {
+    process.stderr.write(`${NO_REDIS_HELP}\n`);
+    return EXIT_USAGE;
+  }
+
+  const killAll = (signal: NodeJS.Signals): void => {
+    for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  };
+  // If this process dies for any reason, its children must not outlive it.
+  const onExit = (): void => {
+    killAll('SIGKILL');
+    redisChild?.kill('SIGKILL');
+  };
+  process.on('exit', onExit);
+
+  let ready = 0;
+  let announced = false;
+  let finish!: (code: number) => void;
+  const finished = new Promise<number>((resolve) => (finish = resolve));
+  const start = (name: string, bin: string, args: string[]): void => {
+    const child = spawn(process.execPath, [bin, '--redis', url as string, '--prefix', prefix, ...args], { stdio: ['ignore', 'inherit', 'pipe'] });
+    children.push({ name, child });
+    let buffered = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        process.stderr.write(`${line}\n`);
+        if (/^unroll-(worker|coordinator): ready/.test(line) && ++ready === workers + 1 && !announced) {
+          announced = true;
+          say(
+            `ready: coordinator (pid ${children[0].child.pid}) and ${workers} worker${workers > 1 ? 's' : ''} (pids ${children
+              .slice(1)
+              .map((c) => c.child.pid)
+              .join(', ')}); redis ${redactRedisUrl(url as string)} prefix ${prefix}; data root ${root}; checkpoints in ${checkpointDir}/<experiment name>/. ` +
+              `Submit with: unroll submit <spec.yaml> --follow${flags.redis || redisChild ? ` --redis ${redactRedisUrl(url as string)}` : ''}${prefix !== DEFAULT_PREFIX ? ` --prefix ${prefix}` : ''}`,
+          );
+        }
+      }
+    });
+    child.on('exit', (code, signal) => {
+      if (stopping) return;
+      say(`${name} (pid ${child.pid}) exited (${signal ?? `code ${code}`})`);
+      if (name === 'coordinator') finish(EXIT_FAILURE);
+    });
+  };
+
+  let stopping = false;
+  const stop = async (code: number): Promise<number> => {
+    stopping = true;
+    killAll('SIGTERM');
+    const deadline = Date.now() + GRACE_MS;
+    while (Date.now() < deadline && children.some(({ child }) => child.exitCode === null && child.signalCode === null)) await new Promise((r) => setTimeout(r, 50));
+    killAll('SIGKILL');
+    if (redisChild) {
+      redisChild.kill('SIGTERM');
+      say('stopped the redis-server it started');
+    }
+    process.off('exit', onExit);
+    return code;
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => finish(EXIT_OK));
+
+  start('coordinator', COORDINATOR_BIN, []);
+  for (let i = 0; i < workers; i++) start(`worker ${i}`, WORKER_BIN, ['--data-root', root, '--checkpoint-dir', checkpointDir, '--backend', backend]);
+  return stop(await finished);
+}

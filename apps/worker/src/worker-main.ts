@@ -1,0 +1,95 @@
+/**
+ * The worker process: `unroll-worker [--redis URL] [--prefix P] [--data-root DIR]
+ * [--checkpoint-dir DIR] [--backend NAME] [--ring-host HOST] [--id ID]`.
+ *
+ *   1. select the compute backend (--backend, default auto) — it is what the worker
+ *      advertises, and it computes every experiment's windows;
+ *   2. connect to Redis (--redis, else REDIS_URL, else 127.0.0.1:6379) and check it;
+ *   3. bind the ring server on --ring-host, port 0, to learn its address;
+ *   4. start the WorkerNode (register, heartbeat, discovery, window jobs);
+ *   5. on SIGINT/SIGTERM: stop consuming, deregister, close everything, exit 0.
+ * Prints one `unroll-worker: ready …` line on stderr when it takes jobs.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  BullWindowQueue,
+  checkRedis,
+  connectRedis,
+  DEFAULT_PREFIX,
+  redactRedisUrl,
+  RedisControlBus,
+  RedisExperimentStore,
+  RedisHiddenStateStore,
+  RedisMembershipStore,
+} from '@unroll/cluster';
+import { RingServer } from '@unroll/collective';
+import { selectBackend, type BackendName } from '@unroll/models';
+import { RingCollectives } from './ring-collectives';
+import { WorkerNode } from './worker-node';
+
+const BACKENDS: readonly BackendName[] = ['auto', 'cpu', 'wasm', 'tensorflow', 'tensorflow-gpu'];
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv.slice(2),
+    options: {
+      redis: { type: 'string' },
+      prefix: { type: 'string' },
+      'data-root': { type: 'string' },
+      'checkpoint-dir': { type: 'string' },
+      backend: { type: 'string' },
+      'ring-host': { type: 'string' },
+      id: { type: 'string' },
+      'heartbeat-ttl-ms': { type: 'string' },
+    },
+  });
+  const say = (line: string): void => void process.stderr.write(`unroll-worker: ${line}\n`);
+  const backendName = (values.backend ?? 'auto') as BackendName;
+  if (!BACKENDS.includes(backendName)) {
+    say(`--backend expects one of ${BACKENDS.join(', ')}, got ${JSON.stringify(values.backend)}`);
+    return 2;
+  }
+  const backend = await selectBackend(backendName);
+  const url = values.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const prefix = values.prefix ?? process.env.UNROLL_PREFIX ?? DEFAULT_PREFIX;
+  const redis = connectRedis(url, { connectionName: 'unroll-worker' });
+  await checkRedis(redis);
+
+  const server = await RingServer.bind(`${values['ring-host'] ?? '127.0.0.1'}:0`);
+  const id = values.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const membership = new RedisMembershipStore(redis, { prefix });
+  const bus = new RedisControlBus(redis, { prefix });
+  const windows = new BullWindowQueue(redis, { prefix });
+  const collectives = new RingCollectives(server, membership);
+  const node = new WorkerNode(
+    { membership, experiments: new RedisExperimentStore(redis, { prefix }), states: new RedisHiddenStateStore(redis, { prefix }), bus, windows, collectives },
+    {
+      info: { id, ringAddress: server.address, backend: backend.name, kernel: 'tfjs', device: backend.detail, startedAt: Date.now() },
+      dataRoot: path.resolve(values['data-root'] ?? process.env.UNROLL_DATA_ROOT ?? 'data'),
+      checkpointDir: path.resolve(values['checkpoint-dir'] ?? 'checkpoints'),
+      heartbeatTtlMs: values['heartbeat-ttl-ms'] !== undefined ? Number(values['heartbeat-ttl-ms']) : undefined,
+      log: say,
+    },
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string): Promise<void> =>
+    (stopping ??= (async () => {
+      say(`${id}: ${signal}, stopping`);
+      await node.stop().catch((e: unknown) => say(`stop: ${String(e)}`));
+      await windows.close().catch(() => undefined);
+      await bus.close().catch(() => undefined);
+      await collectives.close().catch(() => undefined);
+      redis.disconnect();
+    })());
+  const done = new Promise<void>((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal).then(resolve));
+  });
+  await node.start();
+  say(`ready: id ${id}, ring ${server.address}, backend ${backend.name} (${backend.detail}), redis ${redactRedisUrl(url)} prefix ${prefix}`);
+  await done;
+  return 0;
+}
