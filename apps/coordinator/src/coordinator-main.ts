@@ -63,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
       reportTimeoutMs: ms('report-timeout-ms'),
       log: say,
       onStep: (id, o, total) =>
-        say(`${id}: step ${o.step + 1}/${total} loss ${o.loss.toFixed(4)} ‖g‖ ${o.gradNorm.toFixed(4)}${o.skipped ? ' (skipped: not finite)' : ''} jobs ${o.seconds.jobs.toFixed(3)} s reduce ${o.seconds.reduce.toFixed(3)} s`),
+        say(`${id}: step ${o.step + 1}/${total} loss ${o.loss.toFixed(4)} ‖g‖ ${o.gradNorm.toFixed(4)}${o.skipped ? ' (skipped: not finite)' : ''} jobs ${o.seconds.jobs.toFixed(3)} s on ${[...new Set(o.workers)].join(',')} reduce ${o.seconds.reduce.toFixed(3)} s`),
     },
   );
 
