@@ -28,7 +28,7 @@
  *
  * The state machine of a worker in an experiment — {@link MemberPhase}.
  */
-import type { Collective } from '@unroll/collective';
+import { PeerDeadlineError, type Collective } from '@unroll/collective';
 import type { ControlBus, ControlMessage, ExperimentStore } from '@unroll/cluster';
 import { checkpointDue, type CheckpointWriter } from './checkpoint-writer';
 import type { ExperimentSession } from './experiment-session';
@@ -177,7 +177,9 @@ export class StepParticipant {
         this.phase = MemberPhase.Staged;
       }
     } catch (e) {
-      const error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      // A dead or late ring peer is named by its worker id, which is what the coordinator and the user know.
+      const peer = e instanceof PeerDeadlineError ? `ring peer ${this.members[e.peer.rank] ?? '?'} ` : '';
+      const error = `${peer}${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
       report = this.report(generation, step, { ok: false, gradNorm: Number.NaN, skipped: false, error: `worker ${this.ctx.workerId}: ${error}` });
       this.phase = MemberPhase.Failed;
     }
