@@ -91,6 +91,26 @@ async function startRedis(say: (line: string) => void): Promise<{ url: string; c
   throw new Error(`redis-server on port ${port} did not answer within 5 s`);
 }
 
+export interface FindRedisOptions {
+  /** An explicit URL (--redis or REDIS_URL): used if it answers, never replaced. */
+  url?: string;
+  /** Where a local Redis is looked for. @defaultValue redis://127.0.0.1:6379 */
+  localUrl?: string;
+  /** @defaultValue whether `redis-server` is on PATH */
+  canStart?: boolean;
+  say?: (line: string) => void;
+}
+
+/** Step 1 of `unroll up`: the Redis to use, and the redis-server child when it started one. */
+export async function findRedis(o: FindRedisOptions): Promise<{ url: string; started?: ChildProcess } | 'unreachable' | 'none'> {
+  if (o.url !== undefined) return (await answers(o.url, 5000)) ? { url: o.url } : 'unreachable';
+  const local = o.localUrl ?? 'redis://127.0.0.1:6379';
+  if (await answers(local, 1000)) return { url: local };
+  if (!(o.canStart ?? onPath('redis-server'))) return 'none';
+  const { url, child } = await startRedis(o.say ?? (() => undefined));
+  return { url, started: child };
+}
+
 export async function upCommand(flags: UpFlags): Promise<number> {
   const say = (line: string): void => void process.stderr.write(`unroll up: ${line}\n`);
   const workers = positiveInt('--workers', flags.workers) ?? 1;
@@ -100,23 +120,18 @@ export async function upCommand(flags: UpFlags): Promise<number> {
   const prefix = flags.prefix ?? process.env.UNROLL_PREFIX ?? DEFAULT_PREFIX;
 
   const children: Array<{ name: string; child: ChildProcess }> = [];
-  let redisChild: ChildProcess | undefined;
-  let url = flags.redis ?? process.env.REDIS_URL;
-  if (url !== undefined) {
-    if (!(await answers(url, 5000))) {
-      say(`Redis at ${redactRedisUrl(url)} does not answer (or its maxmemory-policy is not noeviction)`);
-      return EXIT_USAGE;
-    }
-  } else if (await answers('redis://127.0.0.1:6379', 1000)) {
-    url = 'redis://127.0.0.1:6379';
-  } else if (onPath('redis-server')) {
-    const started = await startRedis(say);
-    url = started.url;
-    redisChild = started.child;
-  } else {
+  const explicit = flags.redis ?? process.env.REDIS_URL;
+  const found = await findRedis({ url: explicit, say });
+  if (found === 'unreachable') {
+    say(`Redis at ${redactRedisUrl(explicit as string)} does not answer (or its maxmemory-policy is not noeviction)`);
+    return EXIT_USAGE;
+  }
+  if (found === 'none') {
     process.stderr.write(`${NO_REDIS_HELP}\n`);
     return EXIT_USAGE;
   }
+  const url = found.url;
+  const redisChild = found.started;
 
   const killAll = (signal: NodeJS.Signals): void => {
     for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill(signal);
@@ -133,7 +148,7 @@ export async function upCommand(flags: UpFlags): Promise<number> {
   let finish!: (code: number) => void;
   const finished = new Promise<number>((resolve) => (finish = resolve));
   const start = (name: string, bin: string, args: string[]): void => {
-    const child = spawn(process.execPath, [bin, '--redis', url as string, '--prefix', prefix, ...args], { stdio: ['ignore', 'inherit', 'pipe'] });
+    const child = spawn(process.execPath, [bin, '--redis', url, '--prefix', prefix, ...args], { stdio: ['ignore', 'inherit', 'pipe'] });
     children.push({ name, child });
     let buffered = '';
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -149,8 +164,8 @@ export async function upCommand(flags: UpFlags): Promise<number> {
             `ready: coordinator (pid ${children[0].child.pid}) and ${workers} worker${workers > 1 ? 's' : ''} (pids ${children
               .slice(1)
               .map((c) => c.child.pid)
-              .join(', ')}); redis ${redactRedisUrl(url as string)} prefix ${prefix}; data root ${root}; checkpoints in ${checkpointDir}/<experiment name>/. ` +
-              `Submit with: unroll submit <spec.yaml> --follow${flags.redis || redisChild ? ` --redis ${redactRedisUrl(url as string)}` : ''}${prefix !== DEFAULT_PREFIX ? ` --prefix ${prefix}` : ''}`,
+              .join(', ')}); redis ${redactRedisUrl(url)} prefix ${prefix}; data root ${root}; checkpoints in ${checkpointDir}/<experiment name>/. ` +
+              `Submit with: unroll submit <spec.yaml> --follow${flags.redis || redisChild ? ` --redis ${redactRedisUrl(url)}` : ''}${prefix !== DEFAULT_PREFIX ? ` --prefix ${prefix}` : ''}`,
           );
         }
       }
