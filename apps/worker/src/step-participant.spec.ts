@@ -203,6 +203,19 @@ describe('StepParticipant and the window executor', () => {
     expect(same(m.session.takeContribution(1, 1).grads, acc)).toBe(true);
   });
 
+  it('a new generation opened after a commit whose message was lost applies that commit instead of dropping it (coordinator restart)', async () => {
+    const [m] = await members(1);
+    const r0 = await run(m, job(0, 0));
+    const r1 = await run(m, job(0, 2));
+    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: 0 }));
+    const staged = copy(m.session.staged?.params as Map<string, Float32Array>);
+    await experiments.commit(EXP, 1, 0); // the coordinator committed, then died before publishing 'commit'
+    await experiments.newGeneration(EXP, ['w0']); // its successor resumes at step 1
+    await m.participant.receive(msg({ type: 'generation', experiment: EXP, generation: 2, step: 1, members: ['w0'] }));
+    expect(m.session.version).toBe(1);
+    expect(same(m.session.params, staged)).toBe(true);
+  });
+
   it('a job waits for the commit of the previous step, and a lost commit message is healed from the record', async () => {
     const [m] = await members(1);
     const r0 = await run(m, job(0, 0));

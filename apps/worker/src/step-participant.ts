@@ -143,6 +143,8 @@ export class StepParticipant {
   }
 
   private async adopt(generation: number, members: readonly string[]): Promise<void> {
+    // A step committed just before the change (its 'commit' lost) is applied, not dropped.
+    await this.healCommit();
     this.generation = generation;
     this.members = [...members];
     this.rank = members.indexOf(this.ctx.workerId);
@@ -209,12 +211,17 @@ export class StepParticipant {
     this.log(`step ${step} of generation ${generation} aborted: ${reason}`);
   }
 
-  /** Applies the staged update if the experiment record says its step is committed (the 'commit' message was lost). */
+  /**
+   * Applies the staged update if the experiment record says its step is committed
+   * (the 'commit' message was lost). A step is committed under the generation that
+   * reduced it (the commit is fenced), so a record past the staged step — in the
+   * staged generation or a later one opened after the commit — means this update.
+   */
   private async healCommit(): Promise<void> {
     const staged = this.session.staged;
     if (!staged) return;
     const record = await this.ctx.experiments.get(this.session.id);
-    if (record && record.step > staged.step && record.generation === staged.generation && this.session.staged === staged) {
+    if (record && record.step > staged.step && record.generation >= staged.generation && this.session.staged === staged) {
       this.session.commit(staged.generation, staged.step);
       this.phase = MemberPhase.Ready;
     }
