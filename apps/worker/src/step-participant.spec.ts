@@ -203,6 +203,21 @@ describe('StepParticipant and the window executor', () => {
     expect(same(m.session.takeContribution(1, 1).grads, acc)).toBe(true);
   });
 
+  it('a non-finite reduced gradient skips the step: reported as skipped, committed without change, counted', async () => {
+    const [m] = await members(1);
+    const before = copy(m.session.params);
+    const poisoned = new Map([...m.session.params].map(([k, v]) => [k, new Float32Array(v.length).fill(k === 'decoder.bias' ? Number.NaN : 0.1)]));
+    m.session.addContribution(1, 0, 0, poisoned);
+    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: 10, lossSum: 0 }));
+    await settle();
+    expect(reports).toEqual([expect.objectContaining({ ok: true, skipped: true, gradNorm: Number.NaN })]);
+    await m.participant.receive(msg({ type: 'commit', experiment: EXP, generation: 1, step: 0 }));
+    expect(m.session.version).toBe(1);
+    expect(same(m.session.params, before)).toBe(true);
+    expect(m.session.counters).toEqual({ skipped: 1, clipped: 0 });
+    expect(m.session.optimizer.state().meta.step).toBe(0);
+  });
+
   it('a new generation opened after a commit whose message was lost applies that commit instead of dropping it (coordinator restart)', async () => {
     const [m] = await members(1);
     const r0 = await run(m, job(0, 0));
