@@ -100,7 +100,9 @@ export class RecurrentNetwork {
     this.specs = parameterSpecs(config);
     const params = new Map<string, tf.Variable>();
     for (const spec of this.specs) {
-      params.set(spec.name, tf.variable(tf.tensor(initialValues(spec, config.hidden, rng), spec.shape), true, `net${id}/${spec.name}`));
+      const initial = tf.tensor(initialValues(spec, config.hidden, rng), spec.shape);
+      params.set(spec.name, tf.variable(initial, true, `net${id}/${spec.name}`));
+      initial.dispose();
     }
     this.params = params;
   }
