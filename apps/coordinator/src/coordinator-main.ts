@@ -1,13 +1,18 @@
 /**
  * The coordinator process: `unroll-coordinator [--redis URL] [--prefix P]
- * [--form-timeout-ms N] [--report-timeout-ms N]`.
+ * [--form-timeout-ms N] [--report-timeout-ms N] [--step-timings]`.
  *
  *   1. connect to Redis (--redis, else REDIS_URL, else 127.0.0.1:6379) and check it;
  *   2. consume submitted experiments, one at a time, each run to its end by the
  *      ExperimentRunner (experiment-runner.ts) from its durable record;
  *   3. on SIGINT/SIGTERM: stop consuming (the experiment in progress stays in the
  *      queue's hands and is resumed by the next coordinator), close, exit 0.
- * Prints one `unroll-coordinator: ready …` line on stderr, then one line per step.
+ * Prints one `unroll-coordinator: ready …` line on stderr, then one line per step
+ * (loss, norm, workers, phases, wall and overhead). With --step-timings (or
+ * UNROLL_STEP_TIMINGS=1 in the environment, which `unroll up` passes to its
+ * children) also one machine-readable line per step for the benchmarks:
+ *   `unroll-coordinator: <id>: timings {"experiment", "step", ...StepTimings}`
+ * (StepTimings, step-driver.ts; NaN prints as null).
  */
 import { parseArgs } from 'node:util';
 import {
@@ -33,8 +38,10 @@ export async function main(argv: string[]): Promise<number> {
       prefix: { type: 'string' },
       'form-timeout-ms': { type: 'string' },
       'report-timeout-ms': { type: 'string' },
+      'step-timings': { type: 'boolean' },
     },
   });
+  const timingsLines = values['step-timings'] === true || process.env.UNROLL_STEP_TIMINGS === '1';
   const say = (line: string): void => void process.stderr.write(`unroll-coordinator: ${line}\n`);
   const ms = (flag: 'form-timeout-ms' | 'report-timeout-ms'): number | undefined => {
     const v = values[flag];
@@ -62,8 +69,10 @@ export async function main(argv: string[]): Promise<number> {
     {
       reportTimeoutMs: ms('report-timeout-ms'),
       log: say,
-      onStep: (id, o, total) =>
-        say(`${id}: step ${o.step + 1}/${total} loss ${o.loss.toFixed(4)} ‖g‖ ${o.gradNorm.toFixed(4)}${o.skipped ? ' (skipped: not finite)' : ''} jobs ${o.seconds.jobs.toFixed(3)} s on ${[...new Set(o.workers)].join(',')} reduce ${o.seconds.reduce.toFixed(3)} s`),
+      onStep: (id, o, total) => {
+        say(`${id}: step ${o.step + 1}/${total} loss ${o.loss.toFixed(4)} ‖g‖ ${o.gradNorm.toFixed(4)}${o.skipped ? ' (skipped: not finite)' : ''} jobs ${o.seconds.jobs.toFixed(3)} s on ${[...new Set(o.workers)].join(',')} reduce ${o.seconds.reduce.toFixed(3)} s wall ${o.timings.wallSeconds.toFixed(3)} s overhead ${o.timings.overheadSeconds.toFixed(3)} s`);
+        if (timingsLines) say(`${id}: timings ${JSON.stringify({ experiment: id, step: o.step, ...o.timings })}`);
+      },
     },
   );
 

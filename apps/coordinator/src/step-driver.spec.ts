@@ -8,7 +8,7 @@ import { FencingError } from '@unroll/cluster';
 import { InMemoryControlBus, InMemoryExperimentStore, InMemoryHiddenStateStore, InMemoryMembershipStore, InMemoryWindowQueue } from '@unroll/cluster/testing';
 import { MemberLostError, MembershipWatcher } from './membership-watcher';
 import { ReportCollector } from './report-collector';
-import { StepDriver, StepFailedError } from './step-driver';
+import { StepDriver, StepFailedError, stepTimings } from './step-driver';
 
 const EXP = 'exp-1';
 const MEMBERS = ['w0', 'w1', 'w2'];
@@ -41,7 +41,7 @@ describe('StepDriver', () => {
       collector.onMessage(m);
     });
     await bus.subscribe('_cluster', (m) => published.push(m));
-    await windows.consume('w0', async (job) => ({ lossSum: 2 * job.streams, count: 4 * job.streams, worker: 'w0', computeSeconds: 0 }));
+    await windows.consume('w0', async (job) => ({ lossSum: 2 * job.streams, count: 4 * job.streams, worker: 'w0', computeSeconds: 0.003 * job.streams, startedAt: Date.now() }));
     driver = new StepDriver({ windows, bus, experiments, states, reports: collector, watcher: new MembershipWatcher(membership, { pollMs: 20 }) }, { resendMs: 30, reportTimeoutMs: 2000, jobsTimeoutMs: 2000 });
   });
 
@@ -51,7 +51,7 @@ describe('StepDriver', () => {
   });
 
   const ctx = (step = 0) => ({ experiment: EXP, generation, step, members: MEMBERS });
-  const report = (member: string, over: Partial<Extract<ControlMessage, { type: 'report' }>> = {}): ControlMessage => ({ type: 'report', experiment: EXP, generation, step: 0, member, ok: true, gradNorm: 0.5, skipped: false, ...over });
+  const report = (member: string, over: Partial<Extract<ControlMessage, { type: 'report' }>> = {}): ControlMessage => ({ type: 'report', experiment: EXP, generation, step: 0, member, ok: true, gradNorm: 0.5, skipped: false, reduceSeconds: 0.01, applySeconds: 0.002, ...over });
   const until = async (cond: () => boolean) => {
     for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
   };
@@ -70,12 +70,51 @@ describe('StepDriver', () => {
     expect((await experiments.get(EXP))?.step).toBe(0); // w2 has not reported
     expect(reduces().length).toBeGreaterThan(1); // resent while waiting
     expect(published.some((m) => m.type === 'generation' && m.experiment === '_cluster' && m.members[0] === EXP)).toBe(true);
-    await bus.publish(report('w2'));
+    await bus.publish(report('w2', { reduceSeconds: 0.03 }));
     const outcome = await done;
     expect(outcome).toMatchObject({ step: 0, loss: 0.5, tokens: 16, gradNorm: 0.5, skipped: false, workers: ['w0', 'w0'] });
+    // Timings: per job and per member as carried, overhead = wall − busiest member's compute − slowest reduce.
+    const t = outcome.timings;
+    expect(t.jobs).toEqual([
+      { firstStream: 0, worker: 'w0', computeSeconds: 0.006, startSeconds: expect.any(Number) },
+      { firstStream: 2, worker: 'w0', computeSeconds: 0.006, startSeconds: expect.any(Number) },
+    ]);
+    expect(t.members).toEqual([
+      { member: 'w0', reduceSeconds: 0.01, applySeconds: 0.002 },
+      { member: 'w1', reduceSeconds: 0.01, applySeconds: 0.002 },
+      { member: 'w2', reduceSeconds: 0.03, applySeconds: 0.002 },
+    ]);
+    // The step waited ≥ 80 ms for w2's report above.
+    expect(t.wallSeconds).toBeGreaterThanOrEqual(0.08);
+    expect(t.wallSeconds).toBeLessThanOrEqual(outcome.seconds.jobs + outcome.seconds.reduce + outcome.seconds.commit);
+    expect(t.overheadSeconds).toBeCloseTo(t.wallSeconds - 0.012 - 0.03, 9);
+    expect(t.queueWaitSeconds).toBeGreaterThanOrEqual(0);
+    expect(t.queueWaitSeconds).toBeLessThan(t.wallSeconds);
     expect((await experiments.get(EXP))?.step).toBe(1);
     await until(() => published.some((m) => m.type === 'commit'));
     expect(published.filter((m) => m.type === 'commit')).toEqual([{ type: 'commit', experiment: EXP, generation, step: 0 }]);
+  });
+
+  it('step timings: a member with no job counts zero compute; a missing startedAt makes the queue wait NaN, not a guess', () => {
+    const result = (worker: string, computeSeconds: number, startedAt?: number) => ({ lossSum: 0, count: 1, worker, computeSeconds, ...(startedAt === undefined ? {} : { startedAt }) });
+    const reports = [
+      { member: 'a', reduceSeconds: 0.2, applySeconds: 0.01 },
+      { member: 'b', reduceSeconds: 0.5, applySeconds: 0.01 },
+      { member: 'c', reduceSeconds: 0.1, applySeconds: 0.01 },
+    ];
+    const jobs = [
+      { firstStream: 0, result: result('a', 1, 1000) },
+      { firstStream: 2, result: result('b', 0.5, 1300) },
+      { firstStream: 4, result: result('a', 1, 1200) },
+    ];
+    const t = stepTimings({ enqueuedAt: 900, wallSeconds: 4 }, jobs, reports, ['a', 'b', 'c']);
+    // a computed 2 s (the busiest), the slowest reduce is 0.5 s.
+    expect(t.overheadSeconds).toBeCloseTo(4 - 2 - 0.5, 12);
+    expect(t.queueWaitSeconds).toBeCloseTo(0.1, 12);
+    expect(t.jobs.map((j) => j.startSeconds)).toEqual([0.1, 0.4, 0.3].map((x) => expect.closeTo(x, 12)));
+    const unknown = stepTimings({ enqueuedAt: 900, wallSeconds: 4 }, [...jobs, { firstStream: 6, result: result('c', 0.1) }], reports, ['a', 'b', 'c']);
+    expect(unknown.queueWaitSeconds).toBeNaN();
+    expect(unknown.jobs[3].startSeconds).toBeNaN();
   });
 
   it('refuses reports of an older generation: they do not count towards the commit', async () => {

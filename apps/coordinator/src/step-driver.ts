@@ -22,7 +22,7 @@
  * The closing barrier (after the last commit) is a 'reduce' with count 0: members
  * check they applied every commit, rank 0 writes the final checkpoint, all report.
  */
-import type { ControlBus, ControlMessage, ExperimentStore, HiddenStateStore, WindowJob, WindowQueue } from '@unroll/cluster';
+import type { ControlBus, ControlMessage, ExperimentStore, HiddenStateStore, WindowJob, WindowQueue, WindowResult } from '@unroll/cluster';
 import { announcement } from './cluster-channel';
 import { CoordinatorError, MemberLostError, type MembershipWatcher } from './membership-watcher';
 import type { Report, ReportCollector } from './report-collector';
@@ -45,9 +45,74 @@ export interface StepOutcome {
   tokens: number;
   gradNorm: number;
   skipped: boolean;
-  /** Which worker ran each micro-batch, in micro-batch order. */
+  /** Which worker ran each micro-batch, in micro-batch order (the result BullMQ accepted). */
   workers: string[];
+  /** The coordinator's phases: enqueue → every job done → every report in → committed, announced and old states deleted. */
   seconds: { jobs: number; reduce: number; commit: number };
+  timings: StepTimings;
+}
+
+/**
+ * Where the time of one step went (read by the benchmarks, bench/cluster). All in
+ * seconds; wall-clock (performance.now()) intervals unless said otherwise.
+ *
+ *   wallSeconds       the coordinator's enqueue of the step's jobs → the durable
+ *                     commit published ('commit' sent; members swap in). Excludes
+ *                     the deletion of old hidden states that follows.
+ *   queueWaitSeconds  enqueue → the first window job of the step received by a
+ *                     worker's handler: the queue's hand-out latency. Compares the
+ *                     coordinator's Date.now() with the worker's, so it is exact on
+ *                     one host and off by the clock skew across hosts; NaN when a
+ *                     result carries no startedAt.
+ *   jobs              per micro-batch, in micro-batch order: the worker whose result
+ *                     was accepted, its computeSeconds (forward + backward of the
+ *                     window, plus a worker's --throttle-ms sleep, which emulates a
+ *                     slower device) and startSeconds (enqueue → its handler got
+ *                     it; same clock caveat; NaN if unknown).
+ *   members           per member, in ring order: reduceSeconds (wall time of its
+ *                     all-reduce call — it includes waiting for the last member to
+ *                     enter the ring, e.g. while rank 0 writes a checkpoint) and
+ *                     applySeconds (staging: divide, norms, clip, optimizer).
+ *   overheadSeconds   wallSeconds − max over members of (that member's summed
+ *                     computeSeconds) − max over members of reduceSeconds: what the
+ *                     protocol costs beyond the critical compute path and the
+ *                     slowest reduction — queue latency, hidden-state I/O, waits for
+ *                     the previous commit, control messages, staging, the commit
+ *                     CAS. It is a lower bound of the non-compute time when the
+ *                     busiest member's jobs overlapped nothing else, and can only
+ *                     be negative through clock noise.
+ */
+export interface StepTimings {
+  wallSeconds: number;
+  queueWaitSeconds: number;
+  jobs: Array<{ firstStream: number; worker: string; computeSeconds: number; startSeconds: number }>;
+  members: Array<{ member: string; reduceSeconds: number; applySeconds: number }>;
+  overheadSeconds: number;
+}
+
+/** The step's timings from what the coordinator measured and what jobs and reports carried (see StepTimings). */
+export function stepTimings(
+  m: { enqueuedAt: number; wallSeconds: number },
+  jobs: ReadonlyArray<{ firstStream: number; result: WindowResult }>,
+  reports: ReadonlyArray<Pick<Report, 'member' | 'reduceSeconds' | 'applySeconds'>>,
+  members: readonly string[],
+): StepTimings {
+  const startSeconds = (r: WindowResult): number => (r.startedAt === undefined ? Number.NaN : Math.max(0, r.startedAt - m.enqueuedAt) / 1000);
+  const perJob = jobs.map(({ firstStream, result }) => ({ firstStream, worker: result.worker, computeSeconds: result.computeSeconds, startSeconds: startSeconds(result) }));
+  const byMember = new Map(reports.map((r) => [r.member, r]));
+  const perMember = members.map((member) => ({ member, reduceSeconds: byMember.get(member)?.reduceSeconds ?? Number.NaN, applySeconds: byMember.get(member)?.applySeconds ?? Number.NaN }));
+  const computeOf = new Map<string, number>();
+  for (const j of perJob) computeOf.set(j.worker, (computeOf.get(j.worker) ?? 0) + j.computeSeconds);
+  const maxCompute = Math.max(0, ...computeOf.values());
+  const maxReduce = Math.max(0, ...perMember.map((p) => p.reduceSeconds));
+  const starts = perJob.map((j) => j.startSeconds);
+  return {
+    wallSeconds: m.wallSeconds,
+    queueWaitSeconds: starts.some((x) => Number.isNaN(x)) ? Number.NaN : Math.min(...starts),
+    jobs: perJob,
+    members: perMember,
+    overheadSeconds: m.wallSeconds - maxCompute - maxReduce,
+  };
 }
 
 export interface StepDriverDeps {
@@ -76,6 +141,7 @@ export class StepDriver {
 
   async runStep(ctx: StepContext, microBatches: ReadonlyArray<readonly [number, number]>): Promise<StepOutcome> {
     const { experiment, generation, step } = ctx;
+    const enqueuedAt = Date.now();
     const t0 = performance.now();
     const jobs: WindowJob[] = microBatches.map(([firstStream, streams]) => ({ experiment, generation, step, firstStream, streams }));
     const results = await this.guarded(ctx, `the window jobs of step ${step}`, this.deps.windows.runStep(jobs, { timeoutMs: this.options.jobsTimeoutMs ?? 10 * 60_000 }));
@@ -90,7 +156,9 @@ export class StepDriver {
     const t2 = performance.now();
     await this.deps.experiments.commit(experiment, generation, step);
     await this.deps.bus.publish({ type: 'commit', experiment, generation, step });
+    const wallSeconds = (performance.now() - t0) / 1000;
     await this.deps.states.deleteBefore(experiment, step + 1);
+    const timings = stepTimings({ enqueuedAt, wallSeconds }, results.map((result, i) => ({ firstStream: jobs[i].firstStream, result })), reports, ctx.members);
     return {
       step,
       loss: lossSum / count,
@@ -99,6 +167,7 @@ export class StepDriver {
       skipped: reports[0].skipped,
       workers: results.map((r) => r.worker),
       seconds: { jobs: (t1 - t0) / 1000, reduce: (t2 - t1) / 1000, commit: (performance.now() - t2) / 1000 },
+      timings,
     };
   }
 

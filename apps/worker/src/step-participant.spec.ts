@@ -108,7 +108,9 @@ describe('StepParticipant and the window executor', () => {
     const r1 = await run(m, job(0, 2));
     await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: r0.lossSum + r1.lossSum }));
     await settle();
-    expect(reports).toEqual([expect.objectContaining({ member: 'w0', generation: 1, step: 0, ok: true, skipped: false })]);
+    expect(reports).toEqual([expect.objectContaining({ member: 'w0', generation: 1, step: 0, ok: true, skipped: false, reduceSeconds: expect.any(Number), applySeconds: expect.any(Number) })]);
+    expect(reports[0].reduceSeconds).toBeGreaterThanOrEqual(0);
+    expect(reports[0].applySeconds).toBeGreaterThan(0);
     expect(m.participant.phase).toBe(MemberPhase.Staged);
     // Reported, not committed: the committed parameters and the network are untouched.
     expect(same(m.session.params, before)).toBe(true);
@@ -193,9 +195,9 @@ describe('StepParticipant and the window executor', () => {
     const second = await run(m, job(1, 2));
     const third = await run(m, job(1, 2));
     const stateTwice = (await states.get(EXP, 2, 2, 2)) as Float32Array[];
-    const { computeSeconds: _c, ...result } = first;
-    expect(second).toEqual({ ...result, computeSeconds: expect.any(Number) });
-    expect(third).toEqual({ ...result, computeSeconds: expect.any(Number) });
+    const { computeSeconds: _c, startedAt: _s, ...result } = first;
+    expect(second).toEqual({ ...result, computeSeconds: expect.any(Number), startedAt: expect.any(Number) });
+    expect(third).toEqual({ ...result, computeSeconds: expect.any(Number), startedAt: expect.any(Number) });
     expect(stateTwice.map((l) => Buffer.from(l.buffer).toString('hex'))).toEqual(stateOnce.map((l) => Buffer.from(l.buffer).toString('hex')));
     // The input state of step 1 is untouched: the job wrote under step 2 only.
     expect(await states.get(EXP, 2, 2, 1)).toBeDefined();

@@ -15,7 +15,9 @@
  *                              same order on every member (invariant 5)
  *                           4. stage the update (staged-update.ts): the committed
  *                              parameters do not change (invariant 3)
- *                           5. publish 'report' (ok, gradNorm, skipped) — or ok
+ *                           5. publish 'report' (ok, gradNorm, skipped, and the
+ *                              timings reduceSeconds = wall time of the
+ *                              all-reduce call, applySeconds = staging) — or ok
  *                              false with the error, which names a dead peer
  *                           count 0 is the closing barrier after the last commit:
  *                           no reduction; rank 0 writes the final checkpoint
@@ -167,22 +169,25 @@ export class StepParticipant {
       if (count === 0) {
         // The closing barrier: every commit is applied; rank 0 writes the final checkpoint.
         if (this.rank === 0 && s.version === s.spec.spec.steps) this.log(`checkpoint ${await this.ctx.checkpoints.write(s)}`);
-        report = this.report(generation, step, { ok: true, gradNorm: 0, skipped: false });
+        report = this.report(generation, step, { ok: true, gradNorm: 0, skipped: false, reduceSeconds: 0, applySeconds: 0 });
         this.phase = MemberPhase.Ready;
       } else {
         if (this.rank === 0 && checkpointDue(s, s.version) && s.version < s.spec.spec.steps) this.log(`checkpoint ${await this.ctx.checkpoints.write(s)}`);
         const { grads } = s.takeContribution(generation, step);
+        const t0 = performance.now();
         await this.collective.allReduceSum({ experiment: s.id, generation, step }, [...grads.values()]);
+        const t1 = performance.now();
         const update = stageUpdate({ generation, step }, s.params, s.optimizer, grads, count, s.spec.spec.clipNorm ?? undefined);
         s.stage(update);
-        report = this.report(generation, step, { ok: true, gradNorm: update.gradNorm, skipped: update.skipped });
+        const timings = { reduceSeconds: (t1 - t0) / 1000, applySeconds: (performance.now() - t1) / 1000 };
+        report = this.report(generation, step, { ok: true, gradNorm: update.gradNorm, skipped: update.skipped, ...timings });
         this.phase = MemberPhase.Staged;
       }
     } catch (e) {
       // A dead or late ring peer is named by its worker id, which is what the coordinator and the user know.
       const peer = e instanceof PeerDeadlineError ? `ring peer ${this.members[e.peer.rank] ?? '?'} ` : '';
       const error = `${peer}${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
-      report = this.report(generation, step, { ok: false, gradNorm: Number.NaN, skipped: false, error: `worker ${this.ctx.workerId}: ${error}` });
+      report = this.report(generation, step, { ok: false, gradNorm: Number.NaN, skipped: false, reduceSeconds: Number.NaN, applySeconds: Number.NaN, error: `worker ${this.ctx.workerId}: ${error}` });
       this.phase = MemberPhase.Failed;
     }
     this.reports.set(key, report);
@@ -227,7 +232,7 @@ export class StepParticipant {
     }
   }
 
-  private report(generation: number, step: number, r: { ok: boolean; gradNorm: number; skipped: boolean; error?: string }): ReportMessage {
+  private report(generation: number, step: number, r: Omit<ReportMessage, 'type' | 'experiment' | 'generation' | 'step' | 'member'>): ReportMessage {
     return { type: 'report', experiment: this.session.id, generation, step, member: this.ctx.workerId, ...r };
   }
 

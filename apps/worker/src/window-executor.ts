@@ -41,6 +41,7 @@ export interface WindowExecutorContext {
 }
 
 export async function executeWindow(ctx: WindowExecutorContext, job: WindowJob): Promise<WindowResult> {
+  const startedAt = Date.now();
   const where = `window job ${job.experiment}/g${job.generation}/s${job.step}/streams ${job.firstStream}+${job.streams}`;
   const record = await ctx.experiments.get(job.experiment);
   if (!record) throw new WindowJobRefusedError(`${where}: experiment does not exist`);
@@ -65,5 +66,5 @@ export async function executeWindow(ctx: WindowExecutorContext, job: WindowJob):
 
   await ctx.states.put(job.experiment, job.firstStream, job.streams, job.step + 1, packState(out.carry));
   session.addContribution(job.generation, job.step, job.firstStream, out.grads);
-  return { lossSum: out.lossSum, count: out.count, worker: ctx.workerId, computeSeconds };
+  return { lossSum: out.lossSum, count: out.count, worker: ctx.workerId, computeSeconds, startedAt };
 }

@@ -12,13 +12,13 @@ const num: Check = (v) => typeof v === 'number' && Number.isFinite(v);
 const int: Check = (v) => Number.isInteger(v) && (v as number) >= 0;
 const bool: Check = (v) => typeof v === 'boolean';
 const strings: Check = (v) => Array.isArray(v) && v.every((x) => typeof x === 'string');
-/** gradNorm may be NaN or Infinity in a report (that is what the check found); JSON carries them as null. */
+/** gradNorm may be NaN or Infinity in a report (that is what the check found), a timing NaN (not measured); JSON carries them as null. */
 const numOrNull: Check = (v) => v === null || typeof v === 'number';
 
 /** Required fields of each message type beyond (type, experiment, generation, step); `?` marks optional ones. */
 const FIELDS: Record<ControlMessage['type'], Record<string, Check>> = {
   reduce: { count: num, lossSum: numOrNull },
-  report: { member: str, ok: bool, gradNorm: numOrNull, skipped: bool, 'error?': str },
+  report: { member: str, ok: bool, gradNorm: numOrNull, skipped: bool, reduceSeconds: numOrNull, applySeconds: numOrNull, 'error?': str },
   commit: {},
   abort: { reason: str },
   generation: { members: strings },
@@ -62,7 +62,7 @@ export function parseControlMessage(raw: string): { message: ControlMessage } | 
   const problem = controlMessageProblem(value);
   if (problem !== undefined) return { problem };
   const m = value as Record<string, unknown>;
-  for (const k of ['gradNorm', 'lossSum']) if (m[k] === null) m[k] = Number.NaN;
+  for (const k of ['gradNorm', 'lossSum', 'reduceSeconds', 'applySeconds']) if (m[k] === null) m[k] = Number.NaN;
   return { message: value as ControlMessage };
 }
 

@@ -75,10 +75,31 @@ export interface HiddenStateStore {
   deleteAll(experiment: string): Promise<number>;
 }
 
-/** Messages on an experiment's control channel. All carry (experiment, generation, step). */
+/**
+ * Messages on an experiment's control channel. All carry (experiment, generation, step).
+ *
+ * A 'report' carries the member's timings of the reduction it answers (for the
+ * coordinator's per-step timings and the benchmarks): `reduceSeconds`, the wall time
+ * of its all-reduce call (including any wait for the slowest member to enter the
+ * ring), and `applySeconds`, the time to stage the update (divide, norms, clip,
+ * optimizer on a copy). 0 for the closing barrier; NaN (null on the wire) when the
+ * phase did not run to its end.
+ */
 export type ControlMessage =
   | { type: 'reduce'; experiment: string; generation: number; step: number; count: number; lossSum: number }
-  | { type: 'report'; experiment: string; generation: number; step: number; member: string; ok: boolean; gradNorm: number; skipped: boolean; error?: string }
+  | {
+      type: 'report';
+      experiment: string;
+      generation: number;
+      step: number;
+      member: string;
+      ok: boolean;
+      gradNorm: number;
+      skipped: boolean;
+      reduceSeconds: number;
+      applySeconds: number;
+      error?: string;
+    }
   | { type: 'commit'; experiment: string; generation: number; step: number }
   | { type: 'abort'; experiment: string; generation: number; step: number; reason: string }
   | { type: 'generation'; experiment: string; generation: number; step: number; members: string[] };
@@ -102,7 +123,10 @@ export interface WindowResult {
   lossSum: number;
   count: number;
   worker: string;
+  /** Wall time of the window's forward and backward pass on the worker. */
   computeSeconds: number;
+  /** ms since epoch, on the worker's clock, when its handler received the job (for the queue wait; absent from older workers). */
+  startedAt?: number;
 }
 
 /** Queue of window jobs; the coordinator enqueues a step, workers take its jobs. */

@@ -78,10 +78,14 @@ export function parseWindowResult(data: unknown, what: string): WindowResult {
   if (o === null || typeof o !== 'object' || !num(o.lossSum) || typeof o.count !== 'number' || typeof o.worker !== 'string' || !num(o.computeSeconds)) {
     throw new TypeError(`${what} is not a WindowResult {lossSum, count, worker, computeSeconds}: ${JSON.stringify(data)}`);
   }
+  if (o.startedAt !== undefined && typeof o.startedAt !== 'number') {
+    throw new TypeError(`${what}: startedAt must be ms since epoch, got ${JSON.stringify(o.startedAt)}`);
+  }
   return {
     lossSum: o.lossSum === null ? Number.NaN : (o.lossSum as number),
     count: o.count,
     worker: o.worker,
     computeSeconds: o.computeSeconds === null ? Number.NaN : (o.computeSeconds as number),
+    ...(o.startedAt !== undefined ? { startedAt: o.startedAt } : {}),
   };
 }

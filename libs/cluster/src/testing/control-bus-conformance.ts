@@ -48,8 +48,8 @@ export function describeControlBusConformance(name: string, factory: () => Promi
       await bus.subscribe('exp', (m) => got.push(m));
       const messages: ControlMessage[] = [
         { type: 'reduce', experiment: 'exp', generation: 2, step: 3, count: 640, lossSum: 1234.5 },
-        { type: 'report', experiment: 'exp', generation: 2, step: 3, member: 'w1', ok: true, gradNorm: 0.5, skipped: false },
-        { type: 'report', experiment: 'exp', generation: 2, step: 3, member: 'w2', ok: false, gradNorm: Number.NaN, skipped: true, error: 'NaN' },
+        { type: 'report', experiment: 'exp', generation: 2, step: 3, member: 'w1', ok: true, gradNorm: 0.5, skipped: false, reduceSeconds: 0.25, applySeconds: 0.125 },
+        { type: 'report', experiment: 'exp', generation: 2, step: 3, member: 'w2', ok: false, gradNorm: Number.NaN, skipped: true, reduceSeconds: Number.NaN, applySeconds: Number.NaN, error: 'NaN' },
         { type: 'commit', experiment: 'exp', generation: 2, step: 3 },
         { type: 'abort', experiment: 'exp', generation: 2, step: 4, reason: 'peer w2 missed its deadline' },
         { type: 'generation', experiment: 'exp', generation: 3, step: 4, members: ['w1', 'w3'] },

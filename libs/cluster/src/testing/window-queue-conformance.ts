@@ -41,6 +41,7 @@ export function describeWindowQueueConformance(name: string, factory: () => Prom
       const jobs = step(8);
       const results = await coordinator.runStep(jobs, { timeoutMs: 20_000 });
       expect(results.map((r) => r.lossSum)).toEqual(jobs.map((j) => j.firstStream * 10));
+      expect(results.map((r) => r.computeSeconds)).toEqual(jobs.map(() => 0.01));
       expect(results.map((r) => r.count)).toEqual(jobs.map(() => 70));
       expect(new Set(results.map((r) => r.worker))).toEqual(new Set(['w1', 'w2']));
       const next = await coordinator.runStep(step(3, 1), { timeoutMs: 20_000 });
@@ -48,15 +49,16 @@ export function describeWindowQueueConformance(name: string, factory: () => Prom
       await waitFor(async () => (await fixture().leftoverJobs()).length === 0, 'no jobs left');
     });
 
-    it('hands the handler the job as enqueued', async () => {
+    it('hands the handler the job as enqueued, and its result back intact (startedAt included)', async () => {
       const seen: WindowJob[] = [];
       await (await fixture().open()).consume('w', async (job) => {
         seen.push(job);
-        return result(job, 'w');
+        return { ...result(job, 'w'), startedAt: 1_700_000_000_123 };
       });
       const jobs = [{ experiment: 'exp:odd/name', generation: 7, step: 12, firstStream: 0, streams: 3 }];
-      await coordinator.runStep(jobs, { timeoutMs: 20_000 });
+      const [r] = await coordinator.runStep(jobs, { timeoutMs: 20_000 });
       expect(seen).toEqual(jobs);
+      expect(r).toEqual({ ...result(jobs[0], 'w'), startedAt: 1_700_000_000_123 });
     });
 
     it('retries a handler that throws once', async () => {
