@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -68,6 +68,53 @@ export function fitLine(x: readonly number[], y: readonly number[]): { slope: nu
   }
   const slope = sxx === 0 ? 0 : sxy / sxx;
   return { slope, intercept: my - slope * mx };
+}
+
+/** Jiffies of the whole machine (busy, total) from /proc/stat; undefined off Linux. */
+function machineJiffies(): { busy: number; total: number } | undefined {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    return { busy: total - f[3] - (f[4] ?? 0), total };
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds (user + system) a process used so far, from /proc/<pid>/stat (Linux; 100 ticks/s). */
+export function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Threads of a process, from /proc/<pid>/status. */
+export function processThreads(pid: number): number {
+  try {
+    return Number(/Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Machine CPU use between start() and stop(): busy cores (0..nproc) on average.
+ * The load average of this VM reads about 2 even when every core is idle, so it
+ * does not tell whether other work competed; this does.
+ */
+export function cpuMeter(): { stop(): number } {
+  const a = machineJiffies();
+  return {
+    stop: () => {
+      const b = machineJiffies();
+      if (!a || !b || b.total === a.total) return Number.NaN;
+      return ((b.busy - a.busy) / (b.total - a.total)) * cpus().length;
+    },
+  };
 }
 
 /** A fresh directory with `data/<file>` holding `text`, and a checkpoint directory. */

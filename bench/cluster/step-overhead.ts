@@ -1,0 +1,203 @@
+/**
+ * Orchestration overhead per distributed step, and tokens/s with 1 and 2 workers.
+ *
+ *   npx tsx bench/cluster/step-overhead.ts [--steps 40] [--warmup 5] [--micro-batch 8] [--rounds 1w,2w,1w]
+ *
+ * The foundation's LSTM step benchmark shapes (bench/step/run.ts): 32 streams,
+ * window 35 (= stride), token embedding 128 over 128 tokens, one LSTM layer of 256,
+ * 128 classes, cross-entropy on every step, Adam — here as an experiment spec, the
+ * 32 streams cut into micro-batches of --micro-batch (4 window jobs a step by
+ * default), on the wasm backend. Data: random characters over 127 code points
+ * (vocabulary 127 + the replacement token = 128 classes).
+ *
+ * Workers are real `unroll-worker` processes (--backend wasm, gRPC ring, BullMQ);
+ * the coordinator runs in this process (the ExperimentRunner over Redis, as
+ * coordinator-main.ts wires it) so that every StepOutcome is seen. Rounds run one
+ * after the other in this one invocation: `1w` with worker A alone, `2w` with A and
+ * B (B is started for the round and stopped after it, so a later `1w` is alone again).
+ *
+ * Per step (the first --warmup steps of each round are dropped), from the
+ * coordinator's StepOutcome.timings (apps/coordinator/src/step-driver.ts, StepTimings):
+ *   wall       enqueue of the step's jobs → 'commit' published;
+ *   compute    per member, Σ computeSeconds of the jobs it ran (forward + BPTT of the
+ *              window, timed inside the worker); the slowest member's is taken;
+ *   reduce     the slowest member's all-reduce call (reduceSeconds);
+ *   overhead   overheadSeconds = wall − slowest compute − slowest reduce: queue
+ *              hand-out, hidden-state I/O, control messages, staging (applySeconds),
+ *              the commit CAS. Target ≤ 5 ms median.
+ * Also, measured here: the interval between consecutive onStep callbacks (adds the
+ * deletion of old hidden states and the runner's per-step record read), which is what
+ * tokens/s is computed from, and the CPU used by the machine and by each process.
+ */
+import { parseArgs } from 'node:util';
+import { BenchCoordinator, cpuMeter, freshPrefix, machine, median, processCpuSeconds, processThreads, quantile, startWorker, workspace, type ObservedStep, type WorkerProcess } from './support';
+
+const { values } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '40' },
+    warmup: { type: 'string', default: '5' },
+    'micro-batch': { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '1w,2w,1w' },
+  },
+});
+const STEPS = Number(values.steps);
+const WARMUP = Number(values.warmup);
+const MICRO_BATCH = Number(values['micro-batch']);
+const ROUNDS = values.rounds.split(',').map((r) => {
+  if (r !== '1w' && r !== '2w') throw new Error(`--rounds expects 1w and 2w entries, got ${r}`);
+  return r === '1w' ? 1 : 2;
+});
+
+const STREAMS = 32;
+const WINDOW = 35;
+const VOCAB = 128;
+
+function spec(workers: number, steps: number): string {
+  return `apiVersion: unroll/v1
+kind: Experiment
+metadata: {name: overhead-${workers}w}
+spec:
+  seed: 1
+  backend: wasm
+  data: {dataset: text, path: random.txt, validationFraction: 0.05}
+  model: {cell: lstm, embedding: 128, hidden: 256, layers: 1}
+  tbptt: {streams: ${STREAMS}, window: ${WINDOW}, microBatch: ${MICRO_BATCH}}
+  loss: cross-entropy
+  optimizer: {name: adam, lr: 0.001}
+  steps: ${steps}
+  checkpoint: {every: ${steps}, keep: 1}
+  workers: {min: ${workers}, max: ${workers}}
+`;
+}
+
+/** Random characters over VOCAB − 1 code points, enough for every step without wrapping. */
+function corpus(steps: number): string {
+  let x = 12345;
+  const n = Math.ceil((STREAMS * (steps + 2) * WINDOW + 1) / 0.95);
+  const chars: string[] = [];
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    chars.push(String.fromCodePoint(0x100 + ((x >>> 8) % (VOCAB - 1))));
+  }
+  return chars.join('');
+}
+
+interface StepRow {
+  /** Between consecutive onStep callbacks. */
+  interval: number;
+  /** StepOutcome.timings. */
+  wall: number;
+  compute: number;
+  reduce: number;
+  apply: number;
+  queueWait: number;
+  overhead: number;
+  /** StepOutcome.seconds (the coordinator's phases). */
+  jobs: number;
+  reducePhase: number;
+  commit: number;
+  tokens: number;
+}
+
+function rows(steps: ObservedStep[], startedAt: number): StepRow[] {
+  return steps.map((s, i) => {
+    const t = s.outcome.timings;
+    const perMember = new Map<string, number>();
+    for (const j of t.jobs) perMember.set(j.worker, (perMember.get(j.worker) ?? 0) + j.computeSeconds);
+    return {
+      interval: (s.at - (i === 0 ? startedAt : steps[i - 1].at)) / 1000,
+      wall: t.wallSeconds,
+      compute: Math.max(...perMember.values()),
+      reduce: Math.max(...t.members.map((m) => m.reduceSeconds)),
+      apply: Math.max(...t.members.map((m) => m.applySeconds)),
+      queueWait: t.queueWaitSeconds,
+      overhead: t.overheadSeconds,
+      jobs: s.outcome.seconds.jobs,
+      reducePhase: s.outcome.seconds.reduce,
+      commit: s.outcome.seconds.commit,
+      tokens: s.outcome.tokens,
+    };
+  });
+}
+
+const ms = (s: number): string => (s * 1000).toFixed(1);
+
+async function main(): Promise<void> {
+  const prefix = freshPrefix('overhead');
+  const ws = workspace('overhead', 'random.txt', corpus(STEPS));
+  const coordinator = await BenchCoordinator.open(prefix);
+  const workers: WorkerProcess[] = [];
+  let b: WorkerProcess | undefined;
+  let closed = false;
+  const started = new Date().toISOString();
+  const lines: string[] = [`started ${started}; ${machine()}; ${STEPS} steps per round, first ${WARMUP} dropped; micro-batches of ${MICRO_BATCH} (${STREAMS / MICRO_BATCH} jobs a step)`, ''];
+  const summary: string[] = [];
+  try {
+    const options = { prefix, dataRoot: ws.dataRoot, checkpointDir: ws.checkpointDir, backend: 'wasm' };
+    const a = await startWorker({ id: `${prefix}-a`, ...options });
+    workers.push(a);
+    for (const [round, n] of ROUNDS.entries()) {
+      if (n === 2 && !b) {
+        b = await startWorker({ id: `${prefix}-b`, ...options });
+        workers.push(b);
+      }
+      if (n === 1 && b) {
+        await b.stop();
+        workers.splice(workers.indexOf(b), 1);
+        b = undefined;
+      }
+      const loadBefore = machine();
+      const meter = cpuMeter();
+      const cpu0 = workers.map((w) => processCpuSeconds(w.child.pid ?? -1));
+      const self0 = process.cpuUsage();
+      const run = await coordinator.run(`overhead-${n}w`, spec(n, STEPS));
+      const busy = meter.stop();
+      const self = process.cpuUsage(self0);
+      const cpuLine = workers
+        .map((w, i) => `${w.id.slice(-1)} ${((processCpuSeconds(w.child.pid ?? -1) - cpu0[i]) / run.seconds).toFixed(2)} (${processThreads(w.child.pid ?? -1)} threads)`)
+        .join(', ');
+      const all = rows(run.steps, run.startedAt);
+      const timed = all.slice(WARMUP);
+      const col = (f: (r: StepRow) => number): number[] => timed.map(f);
+      const wallSum = col((r) => r.interval).reduce((x, y) => x + y, 0);
+      const tokens = col((r) => r.tokens).reduce((x, y) => x + y, 0);
+      const med = (f: (r: StepRow) => number): string => ms(median(col(f)));
+      const workersSeen = new Set(run.steps.flatMap((s) => s.results.map((r) => r.worker)));
+      const q = (f: (r: StepRow) => number): string => `${med(f)} (p10 ${ms(quantile(col(f), 0.1))}, p90 ${ms(quantile(col(f), 0.9))})`;
+      lines.push(`round ${round + 1}: ${n} worker${n > 1 ? 's' : ''} (${[...workersSeen].join(', ')}); ${loadBefore} before, ${machine()} after; ${timed.length} timed steps; medians in ms`);
+      lines.push(`- StepOutcome.timings: wall ${q((r) => r.wall)}; slowest member's compute ${med((r) => r.compute)}; slowest reduce ${med((r) => r.reduce)}; apply ${med((r) => r.apply)}; queue wait ${med((r) => r.queueWait)}`);
+      lines.push(`- overheadSeconds (wall − max compute − max reduce): ${q((r) => r.overhead)}`);
+      lines.push(`- coordinator phases (StepOutcome.seconds): jobs ${med((r) => r.jobs)} (jobs − compute ${med((r) => r.jobs - r.compute)}), reduce phase ${med((r) => r.reducePhase)}, commit ${med((r) => r.commit)}`);
+      lines.push(`- onStep-to-onStep interval ${q((r) => r.interval)} (adds the deletion of old hidden states and the runner's per-step record read); interval − compute − reduce ${med((r) => r.interval - r.compute - r.reduce)}`);
+      lines.push(
+        `- CPU over the whole round (${run.seconds.toFixed(1)} s): machine ${busy.toFixed(2)} busy cores of 2; cores used by worker ${cpuLine}; coordinator (this process) ${((self.user + self.system) / 1e6 / run.seconds).toFixed(2)}`,
+      );
+      lines.push(`- ${tokens} tokens in ${wallSum.toFixed(2)} s: ${(tokens / wallSum).toFixed(0)} tokens/s; last loss ${run.steps[run.steps.length - 1].outcome.loss.toFixed(4)} (ln 128 = ${Math.log(VOCAB).toFixed(4)})`);
+      lines.push('');
+      summary.push(
+        `| ${round + 1} | ${n} | ${med((r) => r.wall)} | ${med((r) => r.compute)} | ${med((r) => r.reduce)} | ${med((r) => r.overhead)} | ${med((r) => r.interval)} | ${(tokens / wallSum).toFixed(0)} | ${busy.toFixed(2)} |`,
+      );
+    }
+    lines.push('| round | workers | wall ms | slowest member compute ms | slowest reduce ms | overhead ms | step interval ms | tokens/s | busy cores |');
+    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push(...summary);
+    for (const w of workers) await w.stop();
+    workers.length = 0;
+    const deleted = await coordinator.close();
+    closed = true;
+    lines.push('', `cleanup: ${deleted} keys deleted under ${prefix}:, 0 left; ${machine()} at end`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } catch (e) {
+    for (const w of workers) process.stderr.write(`--- ${w.id}\n${w.log().split('\n').slice(-20).join('\n')}\n`);
+    throw e;
+  } finally {
+    for (const w of workers) await w.stop();
+    if (!closed) await coordinator.close().catch(() => undefined);
+    ws.remove();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
