@@ -62,13 +62,15 @@ export class ParameterServer {
   private readonly streams: Stream[] = [];
   private readonly connected = new Deferred();
   private onChunk: ((m: RingDownstream__Output) => void) | undefined;
+  /** Chunks of a step that arrive before rank 0 starts that step (workers may start first). */
+  private early: RingDownstream__Output[] = [];
 
   constructor(private readonly workers: number) {}
 
   readonly handlers: grpc.UntypedServiceImplementation = {
     Exchange: (call: Stream) => {
       this.streams.push(call);
-      call.on('data', (m: RingDownstream__Output) => this.onChunk?.(m));
+      call.on('data', (m: RingDownstream__Output) => (this.onChunk ? this.onChunk(m) : this.early.push(m)));
       call.on('error', () => undefined);
       if (this.streams.length === this.workers) this.connected.resolve();
     },
@@ -83,7 +85,11 @@ export class ParameterServer {
     const done = new Deferred();
     this.onChunk = (m) => {
       const c = m.chunk;
-      if (!c || Number(c.tag?.step) !== step) return;
+      if (!c) return;
+      if (Number(c.tag?.step) !== step) {
+        this.early.push(m);
+        return;
+      }
       const j = c.bucket;
       const offset = Number(c.offset);
       pending.push(
@@ -96,8 +102,12 @@ export class ParameterServer {
         }),
       );
     };
+    const early = this.early;
+    this.early = [];
+    early.forEach((m) => this.onChunk?.(m));
     await done.promise;
     await Promise.all(pending);
+    this.onChunk = undefined;
   }
 }
 

@@ -118,7 +118,7 @@ async function setUp(): Promise<{ address: string; connect(peers: RingPeer[]): P
 async function main(): Promise<void> {
   const member = await setUp();
   let reduce: Reduce | undefined;
-  let data = new Float32Array(0);
+  let data: Float32Array = new Float32Array(0);
   send({ type: 'listening', address: member.address });
   process.on('message', (m: FromParent) => {
     void (async () => {
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
         reduce = await member.connect(m.peers);
         send({ type: 'ready' });
       } else if (m.type === 'prepare') {
-        if (data.length !== m.elements) data = new Float32Array(new SharedArrayBuffer(m.elements * 4));
+        if (data.length !== m.elements) data = new Float32Array(reducerArg === 'worker' ? new SharedArrayBuffer(m.elements * 4) : new ArrayBuffer(m.elements * 4));
         for (let i = 0; i < data.length; i++) data[i] = ((rank + 1) * ((i % 1024) - 512)) / 512;
         send({ type: 'prepared' });
       } else if (m.type === 'iterate' && reduce) {

@@ -29,7 +29,7 @@ const reducer = arg('reducer', 'worker');
 const out = arg('out', path.join(__dirname, 'RESULTS.md'));
 
 /** Warm-up iterations (JIT, connection set-up), then timed ones; fewer for 64 MB to stay within the time budget. */
-const iterationsFor = (mb: number): { warmup: number; timed: number } => (mb >= 64 ? { warmup: 1, timed: 3 } : { warmup: 2, timed: 5 });
+const iterationsFor = (mb: number): { warmup: number; timed: number } => (mb >= 64 ? { warmup: 1, timed: 3 } : { warmup: 1, timed: 5 });
 
 class Child {
   private readonly inbox: FromMember[] = [];
@@ -86,6 +86,7 @@ async function runGroup(transport: Transport, n: number, mb: number): Promise<Ro
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const loadAtStart = os.loadavg()[0];
   const rows: Row[] = [];
   for (const n of groups) {
     for (const mb of sizes) {
@@ -104,7 +105,7 @@ async function main(): Promise<void> {
     `Date: ${new Date().toISOString()}`,
     `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, nproc ${os.availableParallelism()}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, node ${process.version}, loopback; all N processes share these cores.`,
     `Reducer: ${reducer}. Chunk 1 MiB, bucket 4 MiB, gRPC client flow-control window 16 MiB. Median of ${iterationsFor(16).timed} timed iterations (${iterationsFor(64).timed} at 64 MB) after warm-up; an iteration's time is the slowest member's. MB = 2^20 bytes; algbw = S / time.`,
-    `Total wall time: ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+    `Total wall time: ${((Date.now() - started) / 1000).toFixed(0)} s. Load average (1 min) at start ${loadAtStart.toFixed(2)}, at end ${os.loadavg()[0].toFixed(2)} — other work on the machine skews the numbers.`,
     '',
     '| N | size | gRPC ring ms | gRPC ring MB/s | TCP ring ms | TCP ring MB/s | gRPC PS ms | gRPC PS MB/s | gRPC/TCP bw | PS/ring time |',
     '|---|---|---|---|---|---|---|---|---|---|',

@@ -128,6 +128,8 @@ export class TcpReceiveEdge implements RingReceiveEdge {
 export class TcpSendEdge implements RingSendEdge {
   readonly failed = new Deferred<never>();
   private readonly acks = new Map<string, Deferred>();
+  private unflushed = 0;
+  private flushWaiters: Deferred[] = [];
   constructor(
     private readonly socket: net.Socket,
     readonly successor: PeerRef,
@@ -141,7 +143,18 @@ export class TcpSendEdge implements RingSendEdge {
   async send(message: RingDownstream): Promise<void> {
     const [header, payload] = chunkFrame(message);
     this.socket.write(header);
-    if (!this.socket.write(payload)) await new Promise<void>((resolve) => this.socket.once('drain', resolve));
+    this.unflushed++;
+    const writable = this.socket.write(payload, () => {
+      if (--this.unflushed === 0) for (const w of this.flushWaiters.splice(0)) w.resolve();
+    });
+    if (!writable) await new Promise<void>((resolve) => this.socket.once('drain', resolve));
+  }
+  /** Resolves when the kernel has taken every payload written so far (the socket holds references until then). */
+  flushed(): Promise<void> {
+    if (this.unflushed === 0) return Promise.resolve();
+    const w = new Deferred();
+    this.flushWaiters.push(w);
+    return w.promise;
   }
   acked(step: number, bucket: number): Promise<void> {
     const d = this.ackFor(step, bucket);

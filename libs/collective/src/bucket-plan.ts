@@ -73,7 +73,31 @@ export function unstageBucket(bucket: Bucket, fusion: Float32Array, buffers: Flo
   }
 }
 
-/** A fusion buffer of `elements` float32s over shared memory (reduction workers write into it). */
-export function allocateFusionBuffer(elements: number): Float32Array {
-  return new Float32Array(new SharedArrayBuffer(Math.max(1, elements) * Float32Array.BYTES_PER_ELEMENT), 0, elements);
+/** A fusion buffer of `elements` float32s, over shared memory when reduction workers write into it. */
+export function allocateFusionBuffer(elements: number, shared = true): Float32Array {
+  const bytes = Math.max(1, elements) * Float32Array.BYTES_PER_ELEMENT;
+  return new Float32Array(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes), 0, elements);
+}
+
+/**
+ * Reuses fusion buffers across buckets and steps: a fresh 4 MiB buffer per bucket
+ * costs page faults on first touch and garbage-collector work, which measured
+ * larger than the copies themselves.
+ */
+export class FusionPool {
+  private readonly free: Float32Array[] = [];
+
+  /** @param capacity buffers kept for reuse; two buckets are alive at once in the ring pipeline. */
+  constructor(private readonly capacity = 4) {}
+
+  acquire(elements: number, shared: boolean): Float32Array {
+    const index = this.free.findIndex((f) => f.buffer.byteLength >= elements * 4 && f.buffer instanceof SharedArrayBuffer === shared);
+    if (index < 0) return allocateFusionBuffer(elements, shared);
+    const [found] = this.free.splice(index, 1);
+    return new Float32Array(found.buffer, 0, elements);
+  }
+
+  release(fusion: Float32Array): void {
+    if (this.free.length < this.capacity) this.free.push(fusion);
+  }
 }

@@ -35,6 +35,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadCollectiveProto, type RingClient, type RingUpstream__Output } from '@unroll/proto';
 import { COLLECTIVE_DEFAULTS, formatContext, validateBuffers, validateReduceContext, type Collective, type ReduceContext } from './collective';
 import { CollectiveClosedError, MessageRejectedError, PeerDeadlineError, StaleGenerationError, type PeerRef } from './collective-errors';
+import { FusionPool } from './bucket-plan';
 import { createReducer } from './create-reducer';
 import { Deferred } from './deferred';
 import { RING_TRANSPORT_DEFAULTS, channelCredentials, channelOptions, type RingTlsOptions, type RingTransportOptions } from './grpc-options';
@@ -95,6 +96,7 @@ export class GrpcRingCollective implements Collective, RingServiceHandler {
   private readonly timeoutMs: number;
   private readonly streamLifetimeMs: number;
   private readonly reducer: Reducer;
+  private readonly fusionPool = new FusionPool();
   private readonly client: RingClient | undefined;
   /** Newest generation seen per experiment: the fencing token. */
   private readonly generations = new Map<string, number>();
@@ -267,6 +269,7 @@ export class GrpcRingCollective implements Collective, RingServiceHandler {
       inbound,
       outbound,
       reducer: this.reducer,
+      fusionPool: this.fusionPool,
       timeoutMs: Math.max(1, started + this.timeoutMs - Date.now()),
     });
     this.current = reduction;

@@ -3,6 +3,7 @@ import { addFloat32, asFloat32, INLINE_SLICE_ELEMENTS, type Reducer } from './re
 
 /** Sums on the calling thread, yielding to the event loop every {@link INLINE_SLICE_ELEMENTS}. */
 export class InlineReducer implements Reducer {
+  readonly wantsSharedTarget = false;
   constructor(private readonly sliceElements = INLINE_SLICE_ELEMENTS) {}
 
   async addInto(target: Float32Array, offset: number, source: Uint8Array): Promise<void> {

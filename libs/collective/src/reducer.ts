@@ -12,6 +12,8 @@
  * default follows it.
  */
 export interface Reducer {
+  /** True when targets should live on a SharedArrayBuffer (copies into shared memory cost about 4× more, so others use plain memory). */
+  readonly wantsSharedTarget: boolean;
   /**
    * Adds the little-endian float32 values in `source` into `target` starting at
    * element `offset`. `target` should live on a SharedArrayBuffer for the worker

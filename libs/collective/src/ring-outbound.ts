@@ -44,6 +44,8 @@ export class RingOutbound {
   private failure: Error | undefined;
   private drain: Deferred | undefined;
   private readonly acks = new Map<string, Deferred>();
+  private unflushed = 0;
+  private flushWaiters: Deferred[] = [];
   /** Settles (rejects) when the edge fails; reductions race it. */
   readonly failed = new Deferred<never>();
 
@@ -69,9 +71,24 @@ export class RingOutbound {
   /** Writes one message; resolves when the stream can take another. */
   async send(message: RingDownstream): Promise<void> {
     if (this.failure) throw this.failure;
-    if (this.call.write(message)) return;
+    this.unflushed++;
+    const writable = this.call.write(message, () => this.onFlushed());
+    if (writable) return;
     this.drain ??= new Deferred();
     await this.drain.promise;
+  }
+
+  /** Resolves when every message written so far has been serialised by grpc-js. */
+  flushed(): Promise<void> {
+    if (this.unflushed === 0) return Promise.resolve();
+    const waiter = new Deferred();
+    this.flushWaiters.push(waiter);
+    return waiter.promise;
+  }
+
+  private onFlushed(): void {
+    if (--this.unflushed > 0) return;
+    for (const w of this.flushWaiters.splice(0)) w.resolve();
   }
 
   /** Resolves when the successor acknowledges `bucket` of `step`. */
@@ -143,6 +160,7 @@ export class RingOutbound {
     this.failed.reject(error);
     this.drain?.reject(error);
     this.drain = undefined;
+    for (const w of this.flushWaiters.splice(0)) w.reject(error);
     for (const ack of this.acks.values()) if (!ack.settled) ack.reject(error);
   }
 }

@@ -30,7 +30,7 @@
  */
 import { status } from '@grpc/grpc-js';
 import type { Chunk__Output, RingDownstream, RingDownstream__Output } from '@unroll/proto';
-import { allocateFusionBuffer, planBuckets, stageBucket, unstageBucket, type Bucket } from './bucket-plan';
+import { FusionPool, planBuckets, stageBucket, unstageBucket, type Bucket } from './bucket-plan';
 import { formatContext, type ReduceContext } from './collective';
 import { CollectiveError, MessageRejectedError, PeerDeadlineError, StaleGenerationError, type PeerRef } from './collective-errors';
 import { Deferred } from './deferred';
@@ -64,6 +64,8 @@ export interface RingSendEdge {
   send(message: RingDownstream): Promise<void>;
   /** Resolves when the successor acknowledges `bucket` of `step`. */
   acked(step: number, bucket: number): Promise<void>;
+  /** Resolves when every message written so far has left the caller's memory (serialised or handed to the kernel). */
+  flushed(): Promise<void>;
 }
 
 export interface RingReductionParams {
@@ -78,6 +80,8 @@ export interface RingReductionParams {
   reducer: Reducer;
   /** Milliseconds the whole reduction may take. */
   timeoutMs: number;
+  /** Where fusion buffers come from; share one across reductions. @defaultValue a fresh pool */
+  fusionPool?: FusionPool;
 }
 
 /** A refused chunk: the status to send and why. */
@@ -101,7 +105,10 @@ export class RingReduction {
   private chunksReceived = 0;
   private readonly buckets: BucketState[];
 
+  private readonly pool: FusionPool;
+
   constructor(private readonly p: RingReductionParams) {
+    this.pool = p.fusionPool ?? new FusionPool();
     this.buckets = planBuckets(
       p.buffers.map((b) => b.length),
       p.bucketElements,
@@ -166,7 +173,7 @@ export class RingReduction {
     const { rank, size, ctx, chunkElements, outbound } = this.p;
     for (const state of this.buckets) {
       const { bucket } = state;
-      const fusion = allocateFusionBuffer(bucket.elements);
+      const fusion = this.pool.acquire(bucket.elements, this.p.reducer.wantsSharedTarget);
       stageBucket(bucket, this.p.buffers, fusion);
       state.fusion.resolve(fusion);
       for (const c of sendSchedule(rank, size, bucket.elements, chunkElements)) {
@@ -174,6 +181,7 @@ export class RingReduction {
         if (c.step > 0) await this.guard(this.applied(state, c.step - 1, c.chunk).promise);
         await this.guard(outbound.send(this.chunkMessage(ctx, bucket, c, fusion)));
       }
+      this.markSent(bucket.index);
     }
   }
 
@@ -226,7 +234,41 @@ export class RingReduction {
       await this.guard(Promise.all(pending));
       unstageBucket(bucket, fusion, this.p.buffers);
       inbound.ack(ctx.experiment, ctx.generation, ctx.step, bucket.index);
+      // Every send of this bucket has been written (its last sends depend on receives
+      // already applied), so the buffer may be reused.
+      this.releaseWhenSent(state, fusion);
     }
+  }
+
+  private sentBuckets = -1;
+  private readonly awaitingRelease = new Map<number, Float32Array>();
+
+  /**
+   * Returns a bucket's fusion buffer to the pool once the sender has moved past
+   * the bucket and the transport no longer reads its payload views (a write may
+   * sit unserialised in a stream buffer; the last round's sends are not covered
+   * by any causal dependency).
+   */
+  private releaseWhenSent(state: BucketState, fusion: Float32Array): void {
+    if (this.sentBuckets >= state.bucket.index) this.releaseWhenFlushed(fusion);
+    else this.awaitingRelease.set(state.bucket.index, fusion);
+  }
+
+  private markSent(index: number): void {
+    this.sentBuckets = index;
+    const fusion = this.awaitingRelease.get(index);
+    if (fusion) {
+      this.awaitingRelease.delete(index);
+      this.releaseWhenFlushed(fusion);
+    }
+  }
+
+  /** A stream that fails never flushes: its buffers are left to the garbage collector. */
+  private releaseWhenFlushed(fusion: Float32Array): void {
+    this.p.outbound.flushed().then(
+      () => this.pool.release(fusion),
+      () => undefined,
+    );
   }
 
   private async awaitAcks(): Promise<void> {

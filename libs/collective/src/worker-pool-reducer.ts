@@ -32,6 +32,7 @@ interface Job {
 }
 
 export class WorkerPoolReducer implements Reducer {
+  readonly wantsSharedTarget = true;
   private readonly workers: Worker[] = [];
   private readonly jobs = new Map<number, Job>();
   private readonly freeSlots: SharedArrayBuffer[] = [];
