@@ -21,7 +21,7 @@
  */
 import { parseArgs } from 'node:util';
 import { deleteKeys } from '@unroll/cluster/testing';
-import { BenchCoordinator, fitLine, freshPrefix, machine, startWorker, workspace, type WorkerProcess } from './support';
+import { BenchCoordinator, cpuMeter, fitLine, freshPrefix, machine, processCpuSeconds, startWorker, workspace, type WorkerProcess } from './support';
 
 const { values } = parseArgs({ options: { steps: { type: 'string', default: '1000' }, every: { type: 'string', default: '50' }, warmup: { type: 'string', default: '200' } } });
 const STEPS = Number(values.steps);
@@ -110,13 +110,19 @@ async function main(): Promise<void> {
       if (step % EVERY === 0) await sample(step);
     };
     t0 = performance.now();
+    const meter = cpuMeter();
+    const cpu0 = workers.map((w) => processCpuSeconds(w.child.pid ?? -1)).reduce((x, y) => x + y, 0);
+    const self0 = process.cpuUsage();
     const run = await coordinator.run('hygiene', spec(STEPS));
     await sample(STEPS); // after the closing barrier and deleteAll of the hidden states
     const after = machine();
+    const busy = meter.stop();
+    const self = process.cpuUsage(self0);
+    const own = (workers.map((w) => processCpuSeconds(w.child.pid ?? -1)).reduce((x, y) => x + y, 0) - cpu0 + (self.user + self.system) / 1e6) / run.seconds;
 
     // Report.
     const lines: string[] = [];
-    lines.push(`started ${started}; ${before} at start, ${after} at end; ${STEPS} steps in ${run.seconds.toFixed(1)} s (${((run.seconds / STEPS) * 1000).toFixed(1)} ms/step)`);
+    lines.push(`started ${started}; ${before} at start, ${after} at end; ${STEPS} steps in ${run.seconds.toFixed(1)} s (${((run.seconds / STEPS) * 1000).toFixed(1)} ms/step); machine ${busy.toFixed(2)} busy cores of 2, of which this run's processes ${own.toFixed(2)}`);
     lines.push('');
     lines.push('| step | t (s) | used_memory (B) | keys under prefix | MEMORY USAGE under prefix (B) | event-stream entries | job hashes | states of steps < s |');
     lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -129,12 +135,12 @@ async function main(): Promise<void> {
       return { slope, sd: Math.sqrt(r.reduce((a, b) => a + b * b, 0) / Math.max(1, r.length - 2)), min: Math.min(...ys), max: Math.max(...ys) };
     };
     const used = resid(fit.map((s) => s.usedMemory));
-    const own = resid(fit.map((s) => s.prefixBytes));
+    const ownBytes = resid(fit.map((s) => s.prefixBytes));
     const keyFit = resid(fit.map((s) => s.keys));
     lines.push('');
     lines.push(`fit over steps ${WARMUP}..${fit[fit.length - 1]?.step} (${fit.length} samples):`);
     lines.push(`- used_memory: slope ${used.slope.toFixed(1)} B/step (${((used.slope * 1000) / 1024).toFixed(1)} KiB per 1000 steps), residual sd ${(used.sd / 1024).toFixed(1)} KiB, range ${used.min}..${used.max}`);
-    lines.push(`- MEMORY USAGE under prefix: slope ${own.slope.toFixed(1)} B/step (${((own.slope * 1000) / 1024).toFixed(1)} KiB per 1000 steps), residual sd ${(own.sd / 1024).toFixed(1)} KiB, range ${own.min}..${own.max}`);
+    lines.push(`- MEMORY USAGE under prefix: slope ${ownBytes.slope.toFixed(1)} B/step (${((ownBytes.slope * 1000) / 1024).toFixed(1)} KiB per 1000 steps), residual sd ${(ownBytes.sd / 1024).toFixed(1)} KiB, range ${ownBytes.min}..${ownBytes.max}`);
     lines.push(`- keys under prefix: slope ${keyFit.slope.toFixed(4)} keys/step, range ${keyFit.min}..${keyFit.max}`);
     lines.push(`- job hashes between steps: max ${Math.max(...samples.map((s) => s.jobHashes))}; hidden states of steps before the current one: max ${Math.max(...samples.map((s) => s.staleStates))}`);
     const lastRunning = samples[samples.length - 2];

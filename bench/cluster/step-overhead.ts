@@ -97,6 +97,10 @@ interface StepRow {
   reducePhase: number;
   commit: number;
   tokens: number;
+  /** Per job after a member's first: its start − (previous job's start + compute) on the same member — the handler's and the queue's turnaround. */
+  gaps: number[];
+  /** jobs phase − (last job's start + compute): the last job's state write, completion and the flow's parent reaching the coordinator. */
+  tail: number;
 }
 
 function rows(steps: ObservedStep[], startedAt: number): StepRow[] {
@@ -104,7 +108,16 @@ function rows(steps: ObservedStep[], startedAt: number): StepRow[] {
     const t = s.outcome.timings;
     const perMember = new Map<string, number>();
     for (const j of t.jobs) perMember.set(j.worker, (perMember.get(j.worker) ?? 0) + j.computeSeconds);
+    const gaps: number[] = [];
+    let lastEnd = 0;
+    for (const w of perMember.keys()) {
+      const mine = t.jobs.filter((j) => j.worker === w).sort((x, y) => x.startSeconds - y.startSeconds);
+      for (let k = 1; k < mine.length; k++) gaps.push(mine[k].startSeconds - mine[k - 1].startSeconds - mine[k - 1].computeSeconds);
+      for (const j of mine) lastEnd = Math.max(lastEnd, j.startSeconds + j.computeSeconds);
+    }
     return {
+      gaps,
+      tail: s.outcome.seconds.jobs - lastEnd,
       interval: (s.at - (i === 0 ? startedAt : steps[i - 1].at)) / 1000,
       wall: t.wallSeconds,
       compute: Math.max(...perMember.values()),
@@ -153,8 +166,11 @@ async function main(): Promise<void> {
       const run = await coordinator.run(`overhead-${n}w`, spec(n, STEPS));
       const busy = meter.stop();
       const self = process.cpuUsage(self0);
+      const workerCores = workers.map((w, i) => (processCpuSeconds(w.child.pid ?? -1) - cpu0[i]) / run.seconds);
+      const selfCores = (self.user + self.system) / 1e6 / run.seconds;
+      const ownCores = selfCores + workerCores.reduce((x, y) => x + y, 0);
       const cpuLine = workers
-        .map((w, i) => `${w.id.slice(-1)} ${((processCpuSeconds(w.child.pid ?? -1) - cpu0[i]) / run.seconds).toFixed(2)} (${processThreads(w.child.pid ?? -1)} threads)`)
+        .map((w, i) => `${w.id.slice(-1)} ${workerCores[i].toFixed(2)} (${processThreads(w.child.pid ?? -1)} threads)`)
         .join(', ');
       const all = rows(run.steps, run.startedAt);
       const timed = all.slice(WARMUP);
@@ -168,18 +184,21 @@ async function main(): Promise<void> {
       lines.push(`- StepOutcome.timings: wall ${q((r) => r.wall)}; slowest member's compute ${med((r) => r.compute)}; slowest reduce ${med((r) => r.reduce)}; apply ${med((r) => r.apply)}; queue wait ${med((r) => r.queueWait)}`);
       lines.push(`- overheadSeconds (wall − max compute − max reduce): ${q((r) => r.overhead)}`);
       lines.push(`- coordinator phases (StepOutcome.seconds): jobs ${med((r) => r.jobs)} (jobs − compute ${med((r) => r.jobs - r.compute)}), reduce phase ${med((r) => r.reducePhase)}, commit ${med((r) => r.commit)}`);
+      lines.push(
+        `- inside the jobs phase: first job handed out after ${med((r) => r.queueWait)}; between a member's jobs ${ms(median(timed.flatMap((r) => r.gaps)))} per job beyond compute (record read, state read, state write, gradient accumulation, BullMQ completion and next fetch); after the last job's compute ${med((r) => r.tail)} until the coordinator hears the step done`,
+      );
       lines.push(`- onStep-to-onStep interval ${q((r) => r.interval)} (adds the deletion of old hidden states and the runner's per-step record read); interval − compute − reduce ${med((r) => r.interval - r.compute - r.reduce)}`);
       lines.push(
-        `- CPU over the whole round (${run.seconds.toFixed(1)} s): machine ${busy.toFixed(2)} busy cores of 2; cores used by worker ${cpuLine}; coordinator (this process) ${((self.user + self.system) / 1e6 / run.seconds).toFixed(2)}`,
+        `- CPU over the whole round (${run.seconds.toFixed(1)} s): machine ${busy.toFixed(2)} busy cores of 2; cores used by worker ${cpuLine}; coordinator (this process) ${selfCores.toFixed(2)}; other processes (other engineers' work, Redis) ${(busy - ownCores).toFixed(2)}`,
       );
       lines.push(`- ${tokens} tokens in ${wallSum.toFixed(2)} s: ${(tokens / wallSum).toFixed(0)} tokens/s; last loss ${run.steps[run.steps.length - 1].outcome.loss.toFixed(4)} (ln 128 = ${Math.log(VOCAB).toFixed(4)})`);
       lines.push('');
       summary.push(
-        `| ${round + 1} | ${n} | ${med((r) => r.wall)} | ${med((r) => r.compute)} | ${med((r) => r.reduce)} | ${med((r) => r.overhead)} | ${med((r) => r.interval)} | ${(tokens / wallSum).toFixed(0)} | ${busy.toFixed(2)} |`,
+        `| ${round + 1} | ${n} | ${med((r) => r.wall)} | ${med((r) => r.compute)} | ${med((r) => r.reduce)} | ${med((r) => r.overhead)} | ${med((r) => r.interval)} | ${(tokens / wallSum).toFixed(0)} | ${busy.toFixed(2)} | ${(busy - ownCores).toFixed(2)} |`,
       );
     }
-    lines.push('| round | workers | wall ms | slowest member compute ms | slowest reduce ms | overhead ms | step interval ms | tokens/s | busy cores |');
-    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('| round | workers | wall ms | slowest member compute ms | slowest reduce ms | overhead ms | step interval ms | tokens/s | busy cores | cores used by others |');
+    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     lines.push(...summary);
     for (const w of workers) await w.stop();
     workers.length = 0;
