@@ -75,7 +75,12 @@ export interface GrpcRingCollectiveOptions {
   keepaliveTimeMs?: number;
   /** @defaultValue 5 s. */
   keepaliveTimeoutMs?: number;
-  /** Where `a[i] += b[i]` runs. @defaultValue 'worker' (a worker thread; see bench/allreduce/RESULTS.md). */
+  /**
+   * Where `a[i] += b[i]` runs. @defaultValue 'inline' — on this project's 2-core
+   * machines, with N ring processes sharing the cores, the worker thread was not
+   * faster (bench/allreduce/RESULTS.md) and costs a copy into shared memory; the
+   * inline loop yields to the event loop every 64 Ki elements (~0.1 ms).
+   */
   reducer?: ReducerKind;
   /** Worker threads for the `worker` reducer. @defaultValue 1. */
   reducerThreads?: number;
@@ -122,7 +127,7 @@ export class GrpcRingCollective implements Collective, RingServiceHandler {
     this.bucketElements = Math.floor((options.bucketBytes ?? COLLECTIVE_DEFAULTS.bucketBytes) / 4);
     this.timeoutMs = options.timeoutMs ?? COLLECTIVE_DEFAULTS.timeoutMs;
     this.streamLifetimeMs = options.streamLifetimeMs ?? DEFAULT_STREAM_LIFETIME_MS;
-    this.reducer = createReducer(options.reducer ?? 'worker', options.reducerThreads);
+    this.reducer = createReducer(options.reducer ?? 'inline', options.reducerThreads);
     this.stateSource = options.stateSource;
     if (this.size > 1) {
       const Ring = loadCollectiveProto().unroll.v1.Ring;

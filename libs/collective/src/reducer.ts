@@ -9,7 +9,8 @@
  *    of 64 Ki elements with a `setImmediate` yield between slices.
  *
  * bench/allreduce/RESULTS.md records which is faster on this machine; the
- * default follows it.
+ * default (`inline`) follows it. `worker` stays available for machines with
+ * cores to spare.
  */
 export interface Reducer {
   /** True when targets should live on a SharedArrayBuffer (copies into shared memory cost about 4× more, so others use plain memory). */
