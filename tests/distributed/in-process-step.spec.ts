@@ -50,14 +50,16 @@ describe('one training step across an in-process cluster', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it.each([
-    [1, 3, '{streams: 6, window: 6, stride: 4, microBatch: 2}'],
-    [3, 3, '{streams: 6, window: 6, stride: 4, microBatch: 2}'],
+    [1, 3, '{streams: 6, window: 6, stride: 4, microBatch: 2}', ''],
+    [3, 3, '{streams: 6, window: 6, stride: 4, microBatch: 2}', ''],
     // 2 micro-batches for 3 members: one member runs no job and contributes zeros.
-    [3, 2, '{streams: 4, window: 6, stride: 4, microBatch: 2}'],
-  ])('%i member(s), %i micro-batches: parameters after 3 steps equal Trainer.runStep (≤ 1e-5) on every member, and the checkpoint matches', async (n, jobs, tbptt) => {
+    [3, 2, '{streams: 4, window: 6, stride: 4, microBatch: 2}', ''],
+    // Exactly once: every job also runs on a second member (a lock taken over), which keeps its gradient; counted twice, parity would break.
+    [3, 3, '{streams: 6, window: 6, stride: 4, microBatch: 2}', ', every job run twice'],
+  ])('%i member(s), %i micro-batches, tbptt %s%s: parameters after 3 steps equal Trainer.runStep (≤ 1e-5) on every member, and the checkpoint matches', async (n, jobs, tbptt, twice) => {
     const specYaml = tinySpec({ workers: n, steps: 3, every: 2, tbptt });
     const ran: string[][] = [];
-    const cluster = new InProcessCluster({ workers: n, dataRoot, checkpointDir: path.join(dir, 'ckpt'), runner: { onStep: (_id, outcome) => ran.push(outcome.workers) } });
+    const cluster = new InProcessCluster({ workers: n, dataRoot, checkpointDir: path.join(dir, 'ckpt'), duplicateJobs: twice !== '', runner: { onStep: (_id, outcome) => ran.push(outcome.workers) } });
     const tensorsBefore = tf.memory().numTensors;
     await cluster.start();
     try {
@@ -68,6 +70,7 @@ describe('one training step across an in-process cluster', () => {
       expect(phase).toBe(ExperimentPhase.Succeeded);
       expect(record).toMatchObject({ status: 'succeeded', step: 3, generation: 1, members: cluster.workers.map((w) => w.id) });
       expect(ran).toHaveLength(3);
+      if (twice) expect(cluster.duplicated).toBe(3 * jobs);
       for (const workers of ran) expect(workers).toHaveLength(jobs);
       // The queue spread the jobs: with 3 members, more than one computed.
       if (n > 1) expect(new Set(ran.flat()).size).toBeGreaterThan(1);

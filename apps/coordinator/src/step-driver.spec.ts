@@ -63,7 +63,8 @@ describe('StepDriver', () => {
       [2, 2],
     ]);
     await until(() => reduces().length > 0);
-    expect(reduces()[0]).toEqual({ type: 'reduce', experiment: EXP, generation, step: 0, count: 16, lossSum: 8 });
+    // Per job, the worker whose result the queue accepted: members reduce exactly those.
+    expect(reduces()[0]).toEqual({ type: 'reduce', experiment: EXP, generation, step: 0, count: 16, lossSum: 8, jobs: [{ firstStream: 0, worker: 'w0' }, { firstStream: 2, worker: 'w0' }] });
     await bus.publish(report('w0'));
     await bus.publish(report('w1'));
     await new Promise((r) => setTimeout(r, 80));

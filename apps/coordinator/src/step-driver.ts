@@ -5,7 +5,9 @@
  *   1. Enqueue one window job per micro-batch — the same jobs whatever the number
  *      of workers (invariant 1) — as one flow; wait until every job is done.
  *   2. Publish 'reduce' with the step's token count and loss sum (summed over the
- *      job results in micro-batch order).
+ *      job results in micro-batch order) and, per job, the worker whose result the
+ *      queue accepted: each member reduces exactly the jobs accepted from it, so a
+ *      job that ran on two workers (a stalled lock) counts once.
  *   3. Wait for every member's 'report'. While waiting, resend 'reduce' and the
  *      generation's announcement every resendMs: pub/sub keeps nothing, and a
  *      member that missed either would otherwise never answer.
@@ -152,7 +154,8 @@ export class StepDriver {
       lossSum += r.lossSum;
     }
     const t1 = performance.now();
-    const reports = await this.reduce(ctx, { type: 'reduce', experiment, generation, step, count, lossSum });
+    const accepted = results.map((r, i) => ({ firstStream: jobs[i].firstStream, worker: r.worker }));
+    const reports = await this.reduce(ctx, { type: 'reduce', experiment, generation, step, count, lossSum, jobs: accepted });
     const t2 = performance.now();
     await this.deps.experiments.commit(experiment, generation, step);
     await this.deps.bus.publish({ type: 'commit', experiment, generation, step });
@@ -173,7 +176,7 @@ export class StepDriver {
 
   /** The closing barrier at `ctx.step` (= steps): every member applied every commit; rank 0 wrote the final checkpoint. */
   async barrier(ctx: StepContext): Promise<void> {
-    await this.reduce(ctx, { type: 'reduce', experiment: ctx.experiment, generation: ctx.generation, step: ctx.step, count: 0, lossSum: 0 });
+    await this.reduce(ctx, { type: 'reduce', experiment: ctx.experiment, generation: ctx.generation, step: ctx.step, count: 0, lossSum: 0, jobs: [] });
   }
 
   /** Publishes `message` (and resends it) until every member reported ok; aborts the step otherwise. */

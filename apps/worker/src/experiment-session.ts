@@ -1,18 +1,25 @@
 /**
  * What one worker holds for one experiment: the spec and its data, the network it
  * computes with, the committed parameters (version v = steps committed) and the
- * optimizer, the local gradient accumulators of the steps in flight, and at most one
- * staged update waiting for its commit.
+ * optimizer, the gradients of the window jobs it ran in the steps in flight, and at
+ * most one staged update waiting for its commit.
  *
  * Every worker builds the same initial parameters from the spec's seed (the same
  * draw as `unroll train`), so version 0 needs no transfer; after that a member moves
  * from version s to s + 1 only by committing the update it staged for step s.
  *
- * Accumulators are keyed by (generation, step) and remember which micro-batches
- * (first stream) they hold: a window job that runs twice on this worker adds its
- * gradient once (DESIGN invariant 2).
+ * Exactly-once contributions. The queue may run a window job on two workers (a
+ * stalled lock, a slow worker whose job was taken over) and accepts one result. So
+ * a worker keeps the gradient of each job it ran separately, keyed by (generation,
+ * step, first stream), until the reduce; the coordinator's 'reduce' names, per job,
+ * the worker whose result was accepted, and takeContribution sums only the jobs
+ * accepted from this worker, in micro-batch order (zeros if none) — every job counts
+ * once across the ring. A job run twice on this worker keeps one gradient (the same
+ * bytes, DESIGN invariant 2). Memory: one gradient per job run, held from the job to
+ * its step's reduce (a worker running k of a step's jobs holds k gradients).
  */
 import {
+  accumulate,
   buildNetwork,
   buildOptimizer,
   loadExperimentData,
@@ -41,11 +48,8 @@ export class StaleStepError extends SessionError {}
 /** The committed parameters did not reach the version a job or reduction needs in time. */
 export class VersionTimeoutError extends SessionError {}
 
-interface Accumulator {
-  grads: NamedArrays;
-  /** First streams of the micro-batches added. */
-  jobs: Set<number>;
-}
+/** The coordinator accepted a job's result from this worker, but this worker holds no gradient for it (it was dropped). */
+export class MissingContributionError extends SessionError {}
 
 export class ExperimentSession {
   readonly schedule: TbpttSchedule;
@@ -56,7 +60,8 @@ export class ExperimentSession {
   readonly counters = { skipped: 0, clipped: 0 };
   /** RNG state after the network's initialisation, as `unroll train` checkpoints it. */
   readonly rngState: Uint32Array;
-  private readonly accumulators = new Map<string, Accumulator>();
+  /** Gradients of the jobs run, by `${generation}:${step}`, then by first stream. */
+  private readonly contributions = new Map<string, Map<number, NamedArrays>>();
   private stagedUpdate: StagedUpdate | undefined;
   private waiters: Array<() => void> = [];
 
@@ -94,30 +99,62 @@ export class ExperimentSession {
     return unpackState(stored, { layers: cfg.layers, hidden: cfg.hidden, withCell: cfg.cell.kind === 'lstm', streams: count }, `hidden state of streams [${first}, ${first + count}) at step ${step}`);
   }
 
-  /** Adds a micro-batch's gradient into the accumulator of (generation, step), once per micro-batch. Returns false if it was already added. */
+  /** Keeps the gradient of the job (generation, step, firstStream) until its step's reduce. Returns false if this worker already holds it (the job ran here twice). */
   addContribution(generation: number, step: number, firstStream: number, grads: ReadonlyMap<string, Float32Array>): boolean {
     const key = `${generation}:${step}`;
-    let acc = this.accumulators.get(key);
-    if (!acc) {
-      acc = { grads: this.zeros(), jobs: new Set() };
-      this.accumulators.set(key, acc);
-    }
-    if (acc.jobs.has(firstStream)) return false;
-    for (const [name, a] of acc.grads) {
+    let jobs = this.contributions.get(key);
+    if (!jobs) this.contributions.set(key, (jobs = new Map()));
+    if (jobs.has(firstStream)) return false;
+    const own: NamedArrays = new Map();
+    for (const [name, a] of this.params) {
       const b = grads.get(name);
       if (!b || b.length !== a.length) throw new SessionError(`gradient of ${name} is missing or of the wrong size`);
-      for (let i = 0; i < a.length; i++) a[i] += b[i];
+      own.set(name, b);
     }
-    acc.jobs.add(firstStream);
+    jobs.set(firstStream, own);
     return true;
   }
 
-  /** Removes and returns the accumulator of (generation, step): zeros if this worker ran no job of the step. */
-  takeContribution(generation: number, step: number): { grads: NamedArrays; jobs: number } {
-    const key = `${generation}:${step}`;
-    const acc = this.accumulators.get(key);
-    this.accumulators.delete(key);
-    return acc ? { grads: acc.grads, jobs: acc.jobs.size } : { grads: this.zeros(), jobs: 0 };
+  /** First streams of the jobs of (generation, step) this worker holds a gradient for. */
+  heldJobs(generation: number, step: number): number[] {
+    return [...(this.contributions.get(`${generation}:${step}`)?.keys() ?? [])].sort((a, b) => a - b);
+  }
+
+  /**
+   * This worker's contribution to the reduce of (generation, step): the sum, in the
+   * order of `accepted` (micro-batch order), of the gradients of the jobs accepted
+   * from `workerId` — zeros if none. Every gradient held for the step is released,
+   * accepted or not. `missing` lists the jobs accepted from this worker that it
+   * holds no gradient for: the caller must still take part in the all-reduce (the
+   * other members are in it) and then fail the step (MissingContributionError).
+   */
+  takeContribution(
+    generation: number,
+    step: number,
+    accepted: ReadonlyArray<{ firstStream: number; worker: string }>,
+    workerId: string,
+  ): { grads: NamedArrays; jobs: number; missing: number[] } {
+    const held = this.contributions.get(`${generation}:${step}`) ?? new Map<number, NamedArrays>();
+    this.contributions.delete(`${generation}:${step}`);
+    const sum = this.zeros();
+    let jobs = 0;
+    const missing: number[] = [];
+    for (const { firstStream, worker } of accepted) {
+      if (worker !== workerId) continue;
+      const g = held.get(firstStream);
+      if (!g) {
+        missing.push(firstStream);
+        continue;
+      }
+      accumulate(sum, g);
+      jobs++;
+    }
+    return { grads: sum, jobs, missing };
+  }
+
+  /** Forgets the gradients held for (generation, step) (an abort). */
+  dropContribution(generation: number, step: number): void {
+    this.contributions.delete(`${generation}:${step}`);
   }
 
   /** Keeps the staged update of step `version` until its commit or abort. */
@@ -139,7 +176,7 @@ export class ExperimentSession {
     if (s.skipped) this.counters.skipped++;
     if (s.clipped) this.counters.clipped++;
     this.version = step + 1;
-    for (const key of [...this.accumulators.keys()]) if (Number(key.split(':')[1]) <= step) this.accumulators.delete(key);
+    for (const key of [...this.contributions.keys()]) if (Number(key.split(':')[1]) <= step) this.contributions.delete(key);
     const waiters = this.waiters;
     this.waiters = [];
     for (const wake of waiters) wake();
@@ -152,9 +189,9 @@ export class ExperimentSession {
     this.stagedUpdate = undefined;
   }
 
-  /** Forgets accumulators of generations older than `generation`: their partial work is redone (DESIGN invariant 3). */
+  /** Forgets the gradients of generations older than `generation`: their partial work is redone (DESIGN invariant 3). */
   dropGenerationsBefore(generation: number): void {
-    for (const key of [...this.accumulators.keys()]) if (Number(key.split(':')[0]) < generation) this.accumulators.delete(key);
+    for (const key of [...this.contributions.keys()]) if (Number(key.split(':')[0]) < generation) this.contributions.delete(key);
     if (this.stagedUpdate && this.stagedUpdate.generation < generation) this.rollback();
   }
 
@@ -181,7 +218,7 @@ export class ExperimentSession {
 
   dispose(): void {
     this.net.dispose();
-    this.accumulators.clear();
+    this.contributions.clear();
     this.stagedUpdate = undefined;
   }
 

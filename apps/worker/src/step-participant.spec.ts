@@ -106,7 +106,7 @@ describe('StepParticipant and the window executor', () => {
     const before = copy(m.session.params);
     const r0 = await run(m, job(0, 0));
     const r1 = await run(m, job(0, 2));
-    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: r0.lossSum + r1.lossSum }));
+    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: r0.lossSum + r1.lossSum, jobs: [{ firstStream: 0, worker: 'w0' }, { firstStream: 2, worker: 'w0' }] }));
     await settle();
     expect(reports).toEqual([expect.objectContaining({ member: 'w0', generation: 1, step: 0, ok: true, skipped: false, reduceSeconds: expect.any(Number), applySeconds: expect.any(Number) })]);
     expect(reports[0].reduceSeconds).toBeGreaterThanOrEqual(0);
@@ -131,7 +131,7 @@ describe('StepParticipant and the window executor', () => {
     const reduceStep0 = async () => {
       const r0 = await run(m, job(0, 0));
       const r1 = await run(m, job(0, 2));
-      await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: 0 }));
+      await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: 0, jobs: [{ firstStream: 0, worker: 'w0' }, { firstStream: 2, worker: 'w0' }] }));
       return copy(m.session.staged?.params as Map<string, Float32Array>);
     };
     const first = await reduceStep0();
@@ -147,13 +147,13 @@ describe('StepParticipant and the window executor', () => {
     const [m] = await members(1);
     const r0 = await run(m, job(0, 0));
     const r1 = await run(m, job(0, 2));
-    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: 0 }));
+    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: 0, jobs: [{ firstStream: 0, worker: 'w0' }, { firstStream: 2, worker: 'w0' }] }));
     // A new generation opens (a membership change); the old generation's commit arrives late.
     await experiments.newGeneration(EXP, ['w0']);
     await m.participant.receive(msg({ type: 'generation', experiment: EXP, generation: 2, step: 0, members: ['w0'] }));
     expect(m.session.staged).toBeUndefined(); // the older generation's staged work is dropped
     await m.participant.receive(msg({ type: 'commit', experiment: EXP, generation: 1, step: 0 }));
-    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: 10, lossSum: 0 }));
+    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: 10, lossSum: 0, jobs: [] }));
     await m.participant.receive(msg({ type: 'abort', experiment: EXP, generation: 1, step: 0, reason: 'late' }));
     expect(m.participant.refused).toBe(3);
     expect(m.session.version).toBe(0);
@@ -168,16 +168,62 @@ describe('StepParticipant and the window executor', () => {
     const a = await run(solo, job(0, 0));
     const b = await run(solo, job(0, 2));
     const count = a.count + b.count;
-    await solo.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count, lossSum: 0 }));
+    await solo.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count, lossSum: 0, jobs: [{ firstStream: 0, worker: 'w0' }, { firstStream: 2, worker: 'w0' }] }));
     const expected = copy(solo.session.staged?.params as Map<string, Float32Array>);
 
     const pair = await members(2); // generation 2, fresh sessions at version 0
     const busy = pair[0];
     await run(busy, { ...job(0, 0), generation: 2 });
     await run(busy, { ...job(0, 2), generation: 2 });
-    expect(pair[1].session.takeContribution(2, 0).jobs).toBe(0);
-    await Promise.all(pair.map((m) => m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 2, step: 0, count, lossSum: 0 }))));
+    expect(pair[1].session.heldJobs(2, 0)).toEqual([]);
+    const accepted = [0, 2].map((firstStream) => ({ firstStream, worker: busy.id }));
+    await Promise.all(pair.map((m) => m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 2, step: 0, count, lossSum: 0, jobs: accepted }))));
     for (const m of pair) expect(same(m.session.staged?.params as Map<string, Float32Array>, expected)).toBe(true);
+  });
+
+  it('exactly once: a job the queue ran on two members counts once — each member reduces only the jobs accepted from it', async () => {
+    const [solo] = await members(1);
+    const a = await run(solo, job(0, 0));
+    const b = await run(solo, job(0, 2));
+    const count = a.count + b.count;
+    await solo.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count, lossSum: 0, jobs: [{ firstStream: 0, worker: 'w0' }, { firstStream: 2, worker: 'w0' }] }));
+    const expected = copy(solo.session.staged?.params as Map<string, Float32Array>);
+
+    const pair = await members(2); // generation 2, fresh sessions at version 0
+    const [w0, w1] = pair;
+    // Job 0 stalls on w0 (its lock expires) and the queue hands it to w1 as well: both compute it.
+    await run(w0, job(0, 0, 2));
+    await run(w1, job(0, 0, 2));
+    await run(w0, job(0, 2, 2));
+    expect(w0.session.heldJobs(2, 0)).toEqual([0, 2]);
+    expect(w1.session.heldJobs(2, 0)).toEqual([0]);
+    // The queue accepted w1's result of job 0 (w0's late completion was refused) and w0's of job 2.
+    const accepted = [
+      { firstStream: 0, worker: 'w1' },
+      { firstStream: 2, worker: 'w0' },
+    ];
+    await Promise.all(pair.map((m) => m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 2, step: 0, count, lossSum: 0, jobs: accepted }))));
+    await settle();
+    expect(reports.filter((r) => r.generation === 2).map((r) => r.ok)).toEqual([true, true]);
+    // Counted twice, job 0's gradient would make the update differ from one process's.
+    for (const m of pair) expect(same(m.session.staged?.params as Map<string, Float32Array>, expected)).toBe(true);
+    // Every gradient held for the step is released at the reduce, accepted or not.
+    for (const m of pair) expect(m.session.heldJobs(2, 0)).toEqual([]);
+  });
+
+  it('a member named for a job it holds no gradient of reports a failure instead of contributing less', async () => {
+    const [w0, w1] = await members(2);
+    const r = await run(w0, job(0, 0));
+    const jobs = [
+      { firstStream: 0, worker: 'w0' },
+      { firstStream: 2, worker: 'w1' }, // w1 never ran it (e.g. dropped on a generation change)
+    ];
+    await Promise.all([w0, w1].map((m) => m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: 2 * r.count, lossSum: 0, jobs }))));
+    await settle();
+    // w1 still entered the all-reduce (w0 did not hang), then failed the step.
+    expect(reports.find((x) => x.member === 'w0')).toMatchObject({ ok: true });
+    expect(reports.find((x) => x.member === 'w1')).toMatchObject({ ok: false, error: expect.stringMatching(/^worker w1: MissingContributionError: .*accepted from w1, which holds no gradient/) });
+    expect(w1.participant.phase).toBe(MemberPhase.Failed);
   });
 
   it('running a window job twice writes the same state bytes and adds its gradient once', async () => {
@@ -185,13 +231,15 @@ describe('StepParticipant and the window executor', () => {
     // Step 1 reads a stored state: commit step 0 first.
     const r0 = await run(m, job(0, 0));
     const r1 = await run(m, job(0, 2));
-    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: 0 }));
+    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: 0, jobs: [{ firstStream: 0, worker: 'w0' }, { firstStream: 2, worker: 'w0' }] }));
     await experiments.commit(EXP, 1, 0);
     await m.participant.receive(msg({ type: 'commit', experiment: EXP, generation: 1, step: 0 }));
 
     const first = await run(m, job(1, 2));
     const stateOnce = (await states.get(EXP, 2, 2, 2)) as Float32Array[];
-    const acc = copy(m.session.takeContribution(1, 1).grads);
+    const mine = [{ firstStream: 2, worker: 'w0' }];
+    expect(m.session.heldJobs(1, 1)).toEqual([2]);
+    const acc = copy(m.session.takeContribution(1, 1, mine, 'w0').grads);
     const second = await run(m, job(1, 2));
     const third = await run(m, job(1, 2));
     const stateTwice = (await states.get(EXP, 2, 2, 2)) as Float32Array[];
@@ -201,8 +249,9 @@ describe('StepParticipant and the window executor', () => {
     expect(stateTwice.map((l) => Buffer.from(l.buffer).toString('hex'))).toEqual(stateOnce.map((l) => Buffer.from(l.buffer).toString('hex')));
     // The input state of step 1 is untouched: the job wrote under step 2 only.
     expect(await states.get(EXP, 2, 2, 1)).toBeDefined();
-    // Run twice after the first was taken: the accumulator holds it once, bit for bit.
-    expect(same(m.session.takeContribution(1, 1).grads, acc)).toBe(true);
+    // Run twice after the first was taken: held once, and it is the same gradient bit for bit.
+    expect(m.session.heldJobs(1, 1)).toEqual([2]);
+    expect(same(m.session.takeContribution(1, 1, mine, 'w0').grads, acc)).toBe(true);
   });
 
   it('a non-finite reduced gradient skips the step: reported as skipped, committed without change, counted', async () => {
@@ -210,7 +259,7 @@ describe('StepParticipant and the window executor', () => {
     const before = copy(m.session.params);
     const poisoned = new Map([...m.session.params].map(([k, v]) => [k, new Float32Array(v.length).fill(k === 'decoder.bias' ? Number.NaN : 0.1)]));
     m.session.addContribution(1, 0, 0, poisoned);
-    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: 10, lossSum: 0 }));
+    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: 10, lossSum: 0, jobs: [{ firstStream: 0, worker: 'w0' }] }));
     await settle();
     expect(reports).toEqual([expect.objectContaining({ ok: true, skipped: true, gradNorm: Number.NaN })]);
     await m.participant.receive(msg({ type: 'commit', experiment: EXP, generation: 1, step: 0 }));
@@ -224,7 +273,7 @@ describe('StepParticipant and the window executor', () => {
     const [m] = await members(1);
     const r0 = await run(m, job(0, 0));
     const r1 = await run(m, job(0, 2));
-    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: 0 }));
+    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: 0, jobs: [{ firstStream: 0, worker: 'w0' }, { firstStream: 2, worker: 'w0' }] }));
     const staged = copy(m.session.staged?.params as Map<string, Float32Array>);
     await experiments.commit(EXP, 1, 0); // the coordinator committed, then died before publishing 'commit'
     await experiments.newGeneration(EXP, ['w0']); // its successor resumes at step 1
@@ -237,7 +286,7 @@ describe('StepParticipant and the window executor', () => {
     const [m] = await members(1);
     const r0 = await run(m, job(0, 0));
     const r1 = await run(m, job(0, 2));
-    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: 0 }));
+    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: 0, jobs: [{ firstStream: 0, worker: 'w0' }, { firstStream: 2, worker: 'w0' }] }));
     const pending = run(m, job(1, 0));
     await settle();
     expect(m.session.version).toBe(0);

@@ -5,14 +5,17 @@
  * and anything from a generation older than the newest seen is refused
  * (invariant 4).
  *
- *   generation g, members   adopt g: forget accumulators and any staged update of
+ *   generation g, members   adopt g: forget held gradients and any staged update of
  *                           older generations; if this worker is a member, take
  *                           the collective of the member list (rank = index)
- *   reduce g, s, count      1. wait until the parameters are at version s
+ *   reduce g, s, count,     1. wait until the parameters are at version s
+ *     accepted jobs
  *                           2. rank 0: write the checkpoint of version s when due
- *                           3. all-reduce this worker's accumulator of (g, s) —
- *                              zeros if it ran no job — in parameter order, the
- *                              same order on every member (invariant 5)
+ *                           3. sum the gradients of the jobs of (g, s) whose
+ *                              result was accepted from this worker (zeros if
+ *                              none: every job counts once across the ring) and
+ *                              all-reduce them in parameter order, the same order
+ *                              on every member (invariant 5)
  *                           4. stage the update (staged-update.ts): the committed
  *                              parameters do not change (invariant 3)
  *                           5. publish 'report' (ok, gradNorm, skipped, and the
@@ -22,7 +25,7 @@
  *                           count 0 is the closing barrier after the last commit:
  *                           no reduction; rank 0 writes the final checkpoint
  *   commit g, s             swap the staged parameters in: version s + 1
- *   abort g, s              throw the staged update and the accumulator away,
+ *   abort g, s              throw the staged update and the held gradients away,
  *                           restore the optimizer
  * A 'reduce' seen twice (the coordinator resends until it has every report) gets
  * the same report again; a lost 'commit' is healed from the experiment record,
@@ -31,9 +34,9 @@
  * The state machine of a worker in an experiment — {@link MemberPhase}.
  */
 import { PeerDeadlineError, type Collective } from '@unroll/collective';
-import type { ControlBus, ControlMessage, ExperimentStore } from '@unroll/cluster';
+import type { AcceptedJob, ControlBus, ControlMessage, ExperimentStore } from '@unroll/cluster';
 import { checkpointDue, type CheckpointWriter } from './checkpoint-writer';
-import type { ExperimentSession } from './experiment-session';
+import { MissingContributionError, type ExperimentSession } from './experiment-session';
 import { stageUpdate } from './staged-update';
 
 /**
@@ -51,7 +54,7 @@ import { stageUpdate } from './staged-update';
 export enum MemberPhase {
   /** Knows the experiment but is not a member of its current generation. */
   Observer = 'observer',
-  /** A member; runs window jobs of the current step into its accumulator. */
+  /** A member; runs window jobs of the current step, keeping their gradients. */
   Ready = 'ready',
   /** In the all-reduce and update of a step. */
   Reducing = 'reducing',
@@ -136,7 +139,7 @@ export class StepParticipant {
       case 'generation':
         return;
       case 'reduce':
-        return this.reduce(m.generation, m.step, m.count);
+        return this.reduce(m.generation, m.step, m.count, m.jobs);
       case 'commit':
         return this.commit(m.generation, m.step);
       case 'abort':
@@ -156,7 +159,7 @@ export class StepParticipant {
     this.phase = this.rank >= 0 ? MemberPhase.Ready : MemberPhase.Observer;
   }
 
-  private async reduce(generation: number, step: number, count: number): Promise<void> {
+  private async reduce(generation: number, step: number, count: number, accepted: readonly AcceptedJob[]): Promise<void> {
     if (this.rank < 0 || !this.collective) return;
     const key = `${generation}:${step}:${count === 0 ? 'barrier' : 'reduce'}`;
     const previous = this.reports.get(key);
@@ -173,10 +176,14 @@ export class StepParticipant {
         this.phase = MemberPhase.Ready;
       } else {
         if (this.rank === 0 && checkpointDue(s, s.version) && s.version < s.spec.spec.steps) this.log(`checkpoint ${await this.ctx.checkpoints.write(s)}`);
-        const { grads } = s.takeContribution(generation, step);
+        const { grads, missing } = s.takeContribution(generation, step, accepted, this.ctx.workerId);
         const t0 = performance.now();
         await this.collective.allReduceSum({ experiment: s.id, generation, step }, [...grads.values()]);
         const t1 = performance.now();
+        // Reduced anyway, so that no member waits on a reduction this one never starts; the sum lacks these jobs.
+        if (missing.length > 0) {
+          throw new MissingContributionError(`the results of jobs ${missing.map((f) => `${generation}/${step}/streams ${f}+`).join(', ')} were accepted from ${this.ctx.workerId}, which holds no gradient for them`);
+        }
         const update = stageUpdate({ generation, step }, s.params, s.optimizer, grads, count, s.spec.spec.clipNorm ?? undefined);
         s.stage(update);
         const timings = { reduceSeconds: (t1 - t0) / 1000, applySeconds: (performance.now() - t1) / 1000 };
@@ -210,7 +217,7 @@ export class StepParticipant {
   private async abort(generation: number, step: number, reason: string): Promise<void> {
     const staged = this.session.staged;
     if (staged && staged.generation === generation && staged.step === step) this.session.rollback();
-    this.session.takeContribution(generation, step);
+    this.session.dropContribution(generation, step);
     this.reports.delete(`${generation}:${step}:reduce`);
     if (this.rank >= 0) this.phase = MemberPhase.Ready;
     this.log(`step ${step} of generation ${generation} aborted: ${reason}`);

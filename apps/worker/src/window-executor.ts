@@ -10,12 +10,16 @@
  *      HiddenStateStore (zeros at an epoch's first window);
  *   4. run the window: forward over k2 steps, loss on the newest k1, backward;
  *   5. write the carried state under step s + 1 — a new key, never the input's;
- *   6. add the gradient into this worker's accumulator of (experiment, generation,
- *      step), once per micro-batch; it never leaves the worker in a job payload;
- *   7. return loss sum, token count, worker id and compute seconds.
+ *   6. keep the gradient on this worker, under (generation, step, first stream),
+ *      until the step's reduce — it never leaves the worker in a job payload, and
+ *      it is reduced only if the queue accepts this worker's result for the job
+ *      (experiment-session.ts, "Exactly-once contributions");
+ *   7. return loss sum, token count, worker id, compute seconds and when the job
+ *      was received (startedAt, for the coordinator's queue wait).
  *
  * Same inputs (parameters of version s, stored state of step s) give the same bytes
- * (invariant 2): running a job twice rewrites identical state and adds nothing twice.
+ * (invariant 2): running a job twice rewrites identical state, and the gradient of
+ * a job counts once however many times and wherever it ran.
  */
 import { windowGradients } from '@unroll/bptt';
 import type { ExperimentStore, HiddenStateStore, WindowJob, WindowResult } from '@unroll/cluster';

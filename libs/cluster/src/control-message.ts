@@ -14,10 +14,15 @@ const bool: Check = (v) => typeof v === 'boolean';
 const strings: Check = (v) => Array.isArray(v) && v.every((x) => typeof x === 'string');
 /** gradNorm may be NaN or Infinity in a report (that is what the check found), a timing NaN (not measured); JSON carries them as null. */
 const numOrNull: Check = (v) => v === null || typeof v === 'number';
+/** AcceptedJob[]: distinct first streams, each with a worker id. */
+const acceptedJobs: Check = (v) =>
+  Array.isArray(v) &&
+  v.every((j) => j !== null && typeof j === 'object' && int((j as Record<string, unknown>)['firstStream']) && str((j as Record<string, unknown>)['worker'])) &&
+  new Set(v.map((j) => (j as { firstStream: number }).firstStream)).size === v.length;
 
 /** Required fields of each message type beyond (type, experiment, generation, step); `?` marks optional ones. */
 const FIELDS: Record<ControlMessage['type'], Record<string, Check>> = {
-  reduce: { count: num, lossSum: numOrNull },
+  reduce: { count: num, lossSum: numOrNull, jobs: acceptedJobs },
   report: { member: str, ok: bool, gradNorm: numOrNull, skipped: bool, reduceSeconds: numOrNull, applySeconds: numOrNull, 'error?': str },
   commit: {},
   abort: { reason: str },

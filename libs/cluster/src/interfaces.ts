@@ -76,7 +76,22 @@ export interface HiddenStateStore {
 }
 
 /**
+ * A window job of a step and the worker whose result the queue accepted for it (the
+ * completed job's return value). A job that ran twice — a stalled lock, a slow
+ * worker — may have a gradient on two workers; only the accepted one counts.
+ */
+export interface AcceptedJob {
+  firstStream: number;
+  worker: string;
+}
+
+/**
  * Messages on an experiment's control channel. All carry (experiment, generation, step).
+ *
+ * A 'reduce' names every window job of the step, in micro-batch order, with the
+ * worker whose result was accepted: each member contributes exactly the jobs
+ * accepted from it (zeros if none), so every job counts once. The closing barrier
+ * (count 0) names none.
  *
  * A 'report' carries the member's timings of the reduction it answers (for the
  * coordinator's per-step timings and the benchmarks): `reduceSeconds`, the wall time
@@ -86,7 +101,7 @@ export interface HiddenStateStore {
  * phase did not run to its end.
  */
 export type ControlMessage =
-  | { type: 'reduce'; experiment: string; generation: number; step: number; count: number; lossSum: number }
+  | { type: 'reduce'; experiment: string; generation: number; step: number; count: number; lossSum: number; jobs: AcceptedJob[] }
   | {
       type: 'report';
       experiment: string;

@@ -3,6 +3,7 @@
  * WorkerNodes over the in-memory cluster fakes and the in-memory collective, so
  * the step protocol runs exactly as it does across processes, minus Redis and gRPC.
  */
+import type { WindowJob, WindowQueue, WindowResult } from '@unroll/cluster';
 import { InMemoryControlBus, InMemoryExperimentStore, InMemoryHiddenStateStore, InMemoryMembershipStore, InMemoryWindowQueue } from '@unroll/cluster/testing';
 import { InMemoryCollectiveHub } from '@unroll/collective/testing';
 import { ExperimentRunner, MembershipWatcher, type ExperimentRunnerOptions } from '@unroll/coordinator';
@@ -14,7 +15,15 @@ export interface InProcessClusterOptions {
   checkpointDir: string;
   runner?: ExperimentRunnerOptions;
   log?: (line: string) => void;
+  /**
+   * Every window job also runs on the next worker (rank + 1), whose result is then
+   * thrown away — what BullMQ does when a job's lock expires on a slow worker and
+   * another takes it over: two workers computed it, one result is accepted.
+   */
+  duplicateJobs?: boolean;
 }
+
+type Handler = (job: WindowJob) => Promise<WindowResult>;
 
 export class InProcessCluster {
   readonly membership = new InMemoryMembershipStore();
@@ -25,11 +34,37 @@ export class InProcessCluster {
   readonly hub: InMemoryCollectiveHub;
   readonly workers: WorkerNode[];
   readonly runner: ExperimentRunner;
+  /** Jobs run a second time on another worker (duplicateJobs). */
+  duplicated = 0;
   private next = 0;
 
   constructor(o: InProcessClusterOptions) {
     this.hub = new InMemoryCollectiveHub(o.workers, { timeoutMs: 10_000 });
     const hub = this.hub;
+    const handlers = new Map<string, Handler>();
+    const ids = Array.from({ length: o.workers }, (_, i) => `w${i}`);
+    const queueOfWorkers: WindowQueue = {
+      runStep: (jobs, opts) => this.windows.runStep(jobs, opts),
+      close: () => this.windows.close(),
+      consume: (workerId, handler, opts) => {
+        handlers.set(workerId, handler);
+        if (!o.duplicateJobs) return this.windows.consume(workerId, handler, opts);
+        const twin = ids[(ids.indexOf(workerId) + 1) % ids.length];
+        return this.windows.consume(
+          workerId,
+          async (job) => {
+            const accepted = await handler(job);
+            const other = handlers.get(twin);
+            if (other && twin !== workerId) {
+              await other(job); // computed, its gradient kept on the twin — and its result refused
+              this.duplicated++;
+            }
+            return accepted;
+          },
+          opts,
+        );
+      },
+    };
     this.workers = Array.from(
       { length: o.workers },
       (_, i) =>
@@ -39,11 +74,11 @@ export class InProcessCluster {
             experiments: this.experiments,
             states: this.states,
             bus: this.bus,
-            windows: this.windows,
+            windows: queueOfWorkers,
             collectives: { forMembers: async (_e, _members, rank) => hub.members[rank] },
           },
           {
-            info: { id: `w${i}`, ringAddress: `in-memory://${i}`, backend: 'cpu', kernel: 'tfjs', device: 'cpu', startedAt: Date.now() },
+            info: { id: ids[i], ringAddress: `in-memory://${i}`, backend: 'cpu', kernel: 'tfjs', device: 'cpu', startedAt: Date.now() },
             dataRoot: o.dataRoot,
             checkpointDir: o.checkpointDir,
             log: o.log,
