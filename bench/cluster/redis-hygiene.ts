@@ -65,6 +65,8 @@ interface Sample {
   staleStates: number;
   jobHashes: number;
   eventStreamEntries: number;
+  /** XLEN of each BullMQ event stream (windows, steps). */
+  streams: string;
   kinds: Map<string, number>;
 }
 
@@ -89,15 +91,20 @@ async function main(): Promise<void> {
     let staleStates = 0;
     let jobHashes = 0;
     let eventStreamEntries = 0;
+    const streams: string[] = [];
     for (const k of keys) {
       const kd = kind(k, prefix, coordinator.current);
       kinds.set(kd, (kinds.get(kd) ?? 0) + 1);
       const h = /:h:\d+:\d+:(\d+)$/.exec(k);
       if (h && Number(h[1]) < step) staleStates++;
       if (/^P:P-(windows|steps):<job>/.test(kd)) jobHashes++;
-      if (kd.endsWith(':events')) eventStreamEntries += await redis.xlen(k);
+      if (kd.endsWith(':events')) {
+        const n = await redis.xlen(k);
+        eventStreamEntries += n;
+        streams.push(`${/-(windows|steps):events$/.exec(k)?.[1] ?? k} ${n}`);
+      }
     }
-    samples.push({ step, seconds: (performance.now() - t0) / 1000, usedMemory, keys: keys.length, prefixBytes, staleStates, jobHashes, eventStreamEntries, kinds });
+    samples.push({ step, seconds: (performance.now() - t0) / 1000, usedMemory, keys: keys.length, prefixBytes, staleStates, jobHashes, eventStreamEntries, streams: streams.sort().join(', '), kinds });
     process.stderr.write(`step ${step}: used_memory ${usedMemory}, ${keys.length} keys, ${prefixBytes} B under prefix, events ${eventStreamEntries}\n`);
   };
 
@@ -124,25 +131,37 @@ async function main(): Promise<void> {
     const lines: string[] = [];
     lines.push(`started ${started}; ${before} at start, ${after} at end; ${STEPS} steps in ${run.seconds.toFixed(1)} s (${((run.seconds / STEPS) * 1000).toFixed(1)} ms/step); machine ${busy.toFixed(2)} busy cores of 2, of which this run's processes ${own.toFixed(2)}`);
     lines.push('');
-    lines.push('| step | t (s) | used_memory (B) | keys under prefix | MEMORY USAGE under prefix (B) | event-stream entries | job hashes | states of steps < s |');
-    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|');
-    for (const s of samples) lines.push(`| ${s.step} | ${s.seconds.toFixed(1)} | ${s.usedMemory} | ${s.keys} | ${s.prefixBytes} | ${s.eventStreamEntries} | ${s.jobHashes} | ${s.staleStates} |`);
-    const fit = samples.filter((s) => s.step >= WARMUP && s.step < STEPS);
-    const x = fit.map((s) => s.step);
-    const resid = (ys: number[]): { slope: number; sd: number; min: number; max: number } => {
-      const { slope, intercept } = fitLine(x, ys);
-      const r = ys.map((y, i) => y - (slope * x[i] + intercept));
-      return { slope, sd: Math.sqrt(r.reduce((a, b) => a + b * b, 0) / Math.max(1, r.length - 2)), min: Math.min(...ys), max: Math.max(...ys) };
+    lines.push('| step | t (s) | used_memory (B) | keys under prefix | MEMORY USAGE under prefix (B) | BullMQ event-stream entries | job hashes | states of steps < s |');
+    lines.push('|---:|---:|---:|---:|---:|---|---:|---:|');
+    for (const s of samples) lines.push(`| ${s.step} | ${s.seconds.toFixed(1)} | ${s.usedMemory} | ${s.keys} | ${s.prefixBytes} | ${s.streams} | ${s.jobHashes} | ${s.staleStates} |`);
+    const fitFrom = (from: number, what: string): void => {
+      const fit = samples.filter((s) => s.step >= from && s.step < STEPS);
+      if (fit.length < 3) {
+        lines.push('', `${what}: fewer than 3 samples from step ${from}; no fit`);
+        return;
+      }
+      const x = fit.map((s) => s.step);
+      const resid = (ys: number[]): string => {
+        const { slope, intercept } = fitLine(x, ys);
+        const r = ys.map((y, i) => y - (slope * x[i] + intercept));
+        const sd = Math.sqrt(r.reduce((a, b) => a + b * b, 0) / Math.max(1, r.length - 2));
+        return `slope ${slope.toFixed(1)} B/step (${((slope * 1000) / 1024).toFixed(1)} KiB per 1000 steps), residual sd ${(sd / 1024).toFixed(1)} KiB, range ${Math.min(...ys)}..${Math.max(...ys)}`;
+      };
+      const keyFit = fitLine(x, fit.map((s) => s.keys));
+      lines.push('', `${what}, steps ${from}..${fit[fit.length - 1].step} (${fit.length} samples):`);
+      lines.push(`- used_memory: ${resid(fit.map((s) => s.usedMemory))}`);
+      lines.push(`- MEMORY USAGE under prefix: ${resid(fit.map((s) => s.prefixBytes))}`);
+      lines.push(`- keys under prefix: slope ${keyFit.slope.toFixed(4)} keys/step, range ${Math.min(...fit.map((s) => s.keys))}..${Math.max(...fit.map((s) => s.keys))}`);
     };
-    const used = resid(fit.map((s) => s.usedMemory));
-    const ownBytes = resid(fit.map((s) => s.prefixBytes));
-    const keyFit = resid(fit.map((s) => s.keys));
-    lines.push('');
-    lines.push(`fit over steps ${WARMUP}..${fit[fit.length - 1]?.step} (${fit.length} samples):`);
-    lines.push(`- used_memory: slope ${used.slope.toFixed(1)} B/step (${((used.slope * 1000) / 1024).toFixed(1)} KiB per 1000 steps), residual sd ${(used.sd / 1024).toFixed(1)} KiB, range ${used.min}..${used.max}`);
-    lines.push(`- MEMORY USAGE under prefix: slope ${ownBytes.slope.toFixed(1)} B/step (${((ownBytes.slope * 1000) / 1024).toFixed(1)} KiB per 1000 steps), residual sd ${(ownBytes.sd / 1024).toFixed(1)} KiB, range ${ownBytes.min}..${ownBytes.max}`);
-    lines.push(`- keys under prefix: slope ${keyFit.slope.toFixed(4)} keys/step, range ${keyFit.min}..${keyFit.max}`);
-    lines.push(`- job hashes between steps: max ${Math.max(...samples.map((s) => s.jobHashes))}; hidden states of steps before the current one: max ${Math.max(...samples.map((s) => s.staleStates))}`);
+    fitFrom(WARMUP, `fit after the --warmup`);
+    // BullMQ trims each queue's event stream to about 10,000 entries (its default maxLenEvents): memory grows until then.
+    const finalEvents = samples[samples.length - 1].eventStreamEntries;
+    const capped = samples.find((s) => s.eventStreamEntries >= 0.98 * finalEvents && s.step > 0);
+    if (capped) fitFrom(capped.step, 'fit once the event streams stopped growing');
+    lines.push('', `- job hashes between steps: max ${Math.max(...samples.map((s) => s.jobHashes))}; hidden states of steps before the current one: max ${Math.max(...samples.map((s) => s.staleStates))}`);
+    const caps: string[] = [];
+    for (const q of ['windows', 'steps']) caps.push(`${q} ${(await redis.hget(`${prefix}:${prefix}-${q}:meta`, 'opts.maxLenEvents')) ?? '(unset)'}`);
+    lines.push(`- BullMQ event-stream caps (meta opts.maxLenEvents): ${caps.join(', ')}; trimming is approximate (XADD MAXLEN ~)`);
     const lastRunning = samples[samples.length - 2];
     const last = samples[samples.length - 1];
     lines.push('');
