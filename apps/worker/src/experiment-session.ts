@@ -99,8 +99,14 @@ export class ExperimentSession {
     return unpackState(stored, { layers: cfg.layers, hidden: cfg.hidden, withCell: cfg.cell.kind === 'lstm', streams: count }, `hidden state of streams [${first}, ${first + count}) at step ${step}`);
   }
 
-  /** Keeps the gradient of the job (generation, step, firstStream) until its step's reduce. Returns false if this worker already holds it (the job ran here twice). */
+  /**
+   * Keeps the gradient of the job (generation, step, firstStream) until its step's
+   * reduce. Returns false if this worker already holds it (the job ran here twice),
+   * or if the step is committed already (a stalled run finishing late: its result
+   * was not the accepted one, and keeping it would leak).
+   */
   addContribution(generation: number, step: number, firstStream: number, grads: ReadonlyMap<string, Float32Array>): boolean {
+    if (step < this.version) return false;
     const key = `${generation}:${step}`;
     let jobs = this.contributions.get(key);
     if (!jobs) this.contributions.set(key, (jobs = new Map()));
