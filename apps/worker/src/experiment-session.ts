@@ -87,6 +87,11 @@ export class ExperimentSession {
     return new ExperimentSession(id, spec, data, net, buildOptimizer(spec), rng);
   }
 
+  /** Parameter names in the network's order: the order of every reduction (reduction-layout.ts). */
+  get parameterOrder(): string[] {
+    return this.net.specs.map((p) => p.name);
+  }
+
   get staged(): StagedUpdate | undefined {
     return this.stagedUpdate;
   }
@@ -112,7 +117,8 @@ export class ExperimentSession {
     if (!jobs) this.contributions.set(key, (jobs = new Map()));
     if (jobs.has(firstStream)) return false;
     const own: NamedArrays = new Map();
-    for (const [name, a] of this.params) {
+    for (const name of this.parameterOrder) {
+      const a = this.params.get(name) as Float32Array;
       const b = grads.get(name);
       if (!b || b.length !== a.length) throw new SessionError(`gradient of ${name} is missing or of the wrong size`);
       own.set(name, b);
@@ -237,7 +243,8 @@ export class ExperimentSession {
     }
   }
 
+  /** Zero gradients in the network's parameter order — the order every sum and norm over them runs in, on every member. */
   private zeros(): NamedArrays {
-    return zerosLike(new Map([...this.params].map(([n, a]) => [n, a.length])));
+    return zerosLike(new Map(this.parameterOrder.map((n) => [n, (this.params.get(n) as Float32Array).length])));
   }
 }

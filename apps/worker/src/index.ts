@@ -5,6 +5,7 @@
 export * from './cluster-channel';
 export * from './hidden-state-layout';
 export * from './staged-update';
+export * from './reduction-layout';
 export * from './experiment-session';
 export * from './window-executor';
 export * from './checkpoint-writer';

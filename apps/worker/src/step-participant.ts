@@ -14,8 +14,10 @@
  *                           3. sum the gradients of the jobs of (g, s) whose
  *                              result was accepted from this worker (zeros if
  *                              none: every job counts once across the ring) and
- *                              all-reduce them in parameter order, the same order
- *                              on every member (invariant 5)
+ *                              all-reduce them, with a layout fingerprint, in the
+ *                              network's parameter order — the same order on every
+ *                              member (invariant 5; reduction-layout.ts); a member
+ *                              whose layout differs makes every member fail
  *                           4. stage the update (staged-update.ts): the committed
  *                              parameters do not change (invariant 3)
  *                           5. publish 'report' (ok, gradNorm, skipped, and the
@@ -37,6 +39,7 @@ import { PeerDeadlineError, type Collective } from '@unroll/collective';
 import type { AcceptedJob, ControlBus, ControlMessage, ExperimentStore } from '@unroll/cluster';
 import { checkpointDue, type CheckpointWriter } from './checkpoint-writer';
 import { MissingContributionError, type ExperimentSession } from './experiment-session';
+import { reductionBuffers } from './reduction-layout';
 import { stageUpdate } from './staged-update';
 
 /**
@@ -177,9 +180,11 @@ export class StepParticipant {
       } else {
         if (this.rank === 0 && checkpointDue(s, s.version) && s.version < s.spec.spec.steps) this.log(`checkpoint ${await this.ctx.checkpoints.write(s)}`);
         const { grads, missing } = s.takeContribution(generation, step, accepted, this.ctx.workerId);
+        const reduction = reductionBuffers(s.parameterOrder, grads);
         const t0 = performance.now();
-        await this.collective.allReduceSum({ experiment: s.id, generation, step }, [...grads.values()]);
+        await this.collective.allReduceSum({ experiment: s.id, generation, step }, reduction.buffers);
         const t1 = performance.now();
+        reduction.verify(this.collective.size);
         // Reduced anyway, so that no member waits on a reduction this one never starts; the sum lacks these jobs.
         if (missing.length > 0) {
           throw new MissingContributionError(`the results of jobs ${missing.map((f) => `${generation}/${step}/streams ${f}+`).join(', ')} were accepted from ${this.ctx.workerId}, which holds no gradient for them`);
