@@ -8,7 +8,8 @@
  *      in order; a lost commit message is healed from the record);
  *   3. load the hidden state of streams [first, first + count) at step s from the
  *      HiddenStateStore (zeros at an epoch's first window);
- *   4. run the window: forward over k2 steps, loss on the newest k1, backward;
+ *   4. run the window: forward over k2 steps, loss on the newest k1, backward
+ *      (then, on a worker started with --throttle-ms N, sleep N ms: a slow device);
  *   5. write the carried state under step s + 1 — a new key, never the input's;
  *   6. keep the gradient on this worker, under (generation, step, first stream),
  *      until the step's reduce — it never leaves the worker in a job payload, and
@@ -42,6 +43,8 @@ export interface WindowExecutorContext {
   session(experiment: string): Promise<ExperimentSession>;
   /** Waits until the session's parameters are at version `step` (see ExperimentSession.awaitVersion). */
   awaitVersion(session: ExperimentSession, step: number): Promise<void>;
+  /** Diagnostic: ms to sleep after computing each window, counted in computeSeconds (WorkerNodeOptions.throttleMs). @defaultValue 0 */
+  throttleMs?: number;
 }
 
 export async function executeWindow(ctx: WindowExecutorContext, job: WindowJob): Promise<WindowResult> {
@@ -66,6 +69,8 @@ export async function executeWindow(ctx: WindowExecutorContext, job: WindowJob):
     scoredFrom: session.schedule.scoredFrom,
     carryAt: k1 - 1,
   });
+  // A throttled worker emulates a slower device: the window takes longer, the event loop stays free.
+  if (ctx.throttleMs) await new Promise((resolve) => setTimeout(resolve, ctx.throttleMs));
   const computeSeconds = (performance.now() - t0) / 1000;
 
   await ctx.states.put(job.experiment, job.firstStream, job.streams, job.step + 1, packState(out.carry));

@@ -1,6 +1,11 @@
 /**
  * The worker process: `unroll-worker [--redis URL] [--prefix P] [--data-root DIR]
- * [--checkpoint-dir DIR] [--backend NAME] [--ring-host HOST] [--id ID]`.
+ * [--checkpoint-dir DIR] [--backend NAME] [--ring-host HOST] [--id ID]
+ * [--heartbeat-ttl-ms N] [--throttle-ms N]`.
+ *
+ *   --throttle-ms N  diagnostic: sleep N ms after computing each window (default 0),
+ *                    to emulate a slow device — e.g. to watch dynamic pulling give
+ *                    it fewer windows. Counted in the job's computeSeconds.
  *
  *   1. select the compute backend (--backend, default auto) — it is what the worker
  *      advertises, and it computes every experiment's windows;
@@ -44,12 +49,18 @@ export async function main(argv: string[]): Promise<number> {
       'ring-host': { type: 'string' },
       id: { type: 'string' },
       'heartbeat-ttl-ms': { type: 'string' },
+      'throttle-ms': { type: 'string' },
     },
   });
   const say = (line: string): void => void process.stderr.write(`unroll-worker: ${line}\n`);
   const backendName = (values.backend ?? 'auto') as BackendName;
   if (!BACKENDS.includes(backendName)) {
     say(`--backend expects one of ${BACKENDS.join(', ')}, got ${JSON.stringify(values.backend)}`);
+    return 2;
+  }
+  const throttleMs = values['throttle-ms'] === undefined ? 0 : Number(values['throttle-ms']);
+  if (!Number.isInteger(throttleMs) || throttleMs < 0) {
+    say(`--throttle-ms expects a non-negative integer (ms slept after each window), got ${JSON.stringify(values['throttle-ms'])}`);
     return 2;
   }
   const backend = await selectBackend(backendName);
@@ -71,6 +82,7 @@ export async function main(argv: string[]): Promise<number> {
       dataRoot: path.resolve(values['data-root'] ?? process.env.UNROLL_DATA_ROOT ?? 'data'),
       checkpointDir: path.resolve(values['checkpoint-dir'] ?? 'checkpoints'),
       heartbeatTtlMs: values['heartbeat-ttl-ms'] !== undefined ? Number(values['heartbeat-ttl-ms']) : undefined,
+      throttleMs,
       log: say,
     },
   );
@@ -89,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal).then(resolve));
   });
   await node.start();
-  say(`ready: id ${id}, ring ${server.address}, backend ${backend.name} (${backend.detail}), redis ${redactRedisUrl(url)} prefix ${prefix}`);
+  say(`ready: id ${id}, ring ${server.address}, backend ${backend.name} (${backend.detail}), redis ${redactRedisUrl(url)} prefix ${prefix}${throttleMs ? `, throttled ${throttleMs} ms per window` : ''}`);
   await done;
   return 0;
 }

@@ -54,6 +54,12 @@ export interface WorkerNodeOptions {
   versionTimeoutMs?: number;
   /** Window jobs run at once. @defaultValue 1 — compute is synchronous; more would only queue behind it */
   concurrency?: number;
+  /**
+   * Diagnostic: sleep this many ms after computing each window, to emulate a slower
+   * device (load-balance tests and benchmarks). The sleep is counted in the job's
+   * computeSeconds and does not block the event loop. @defaultValue 0
+   */
+  throttleMs?: number;
   log?: (line: string) => void;
 }
 
@@ -130,6 +136,7 @@ export class WorkerNode {
         states: this.deps.states,
         session: async (id) => (await this.experiment(id)).session,
         awaitVersion: async (session, step) => (await this.experiment(session.id)).participant.awaitVersion(step),
+        throttleMs: this.options.throttleMs,
       },
       job,
     );

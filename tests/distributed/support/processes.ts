@@ -107,3 +107,48 @@ export function runUnroll(args: string[], timeoutMs = 120_000): Promise<Finished
     });
   });
 }
+
+export const COORDINATOR_BIN = `${REPO_ROOT}/apps/coordinator/bin/unroll-coordinator.js`;
+export const WORKER_BIN = `${REPO_ROOT}/apps/worker/bin/unroll-worker.js`;
+
+export interface NodeProcess {
+  child: ChildProcess;
+  /** Everything it wrote on stderr so far. */
+  log(): string;
+  /** Resolves with the line once it printed its `ready` line. */
+  ready: Promise<string>;
+  /** SIGTERM, then SIGKILL after `graceMs`. Resolves with its exit code (null if killed). */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+/**
+ * One coordinator or worker process, started directly (not through `unroll up`) so
+ * that each can get its own flags: `--throttle-ms`, `--backend`, `--id`.
+ */
+export function startNode(kind: 'coordinator' | 'worker', args: string[], env: NodeJS.ProcessEnv = {}): NodeProcess {
+  const bin = kind === 'coordinator' ? COORDINATOR_BIN : WORKER_BIN;
+  const child = spawn(process.execPath, [bin, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let output = '';
+  const ready = new Promise<string>((resolve, reject) => {
+    child.stderr?.on('data', (d: Buffer) => {
+      output += d.toString();
+      const m = new RegExp(`^unroll-${kind}: ready.*$`, 'm').exec(output);
+      if (m) resolve(m[0]);
+    });
+    child.on('exit', (code) => reject(new Error(`${kind} exited (${code}) before it was ready:\n${output}`)));
+  });
+  ready.catch(() => undefined);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    log: () => output,
+    ready,
+    async stop(graceMs = 5000) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
