@@ -1,0 +1,24 @@
+/**
+ * The Node-API addon's surface (csrc/addon.cc), exactly as it is called. Every
+ * array is checked there for its type and exact length before a kernel runs.
+ * Argument order follows csrc/unroll_kernels.h.
+ */
+export interface NativeBinding {
+  sgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number): void;
+  windowForward(...args: ForwardArgs): void;
+  windowBackward(...args: BackwardArgs): void;
+  windowForwardAsync(...args: ForwardArgs): Promise<void>;
+  windowBackwardAsync(...args: BackwardArgs): Promise<void>;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  savedLength(cell: number, T: number, B: number, H: number): number;
+  info(): { blas: string; avx2: boolean };
+}
+
+type F32 = Float32Array;
+type OptF32 = Float32Array | null;
+
+/** cell, T, B, H, xProj, wHh, bHh, h0, c0, y, c, saved */
+export type ForwardArgs = [number, number, number, number, F32, F32, F32, F32, OptF32, F32, OptF32, OptF32];
+/** cell, T, B, H, wHh, h0, c0, y, c, saved, dY, dHT, dCT, dXProj, dWHh, dBHh, dH0, dC0, flow */
+export type BackwardArgs = [number, number, number, number, F32, F32, OptF32, F32, OptF32, OptF32, F32, F32, OptF32, F32, F32, F32, F32, OptF32, Float64Array];

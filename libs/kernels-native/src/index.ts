@@ -1,0 +1,2 @@
+export type { NativeBinding } from './binding';
+export * from './native-kernels';
