@@ -2,6 +2,8 @@ export { tf } from './tf';
 export * from './backend';
 export * from './cells';
 export * from './gemm';
+export * from './native-gemm';
+export * from './kernel';
 export * from './rng';
 export * from './window-op';
 export * from './embedding';

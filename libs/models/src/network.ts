@@ -20,6 +20,7 @@ import { embeddingLookup } from './embedding';
 import { Rng } from './rng';
 import { recurrentLayer, type HiddenState, type LayerWeights } from './window-op';
 import type { Gemm } from './gemm';
+import type { WindowKernel } from './kernel';
 
 export type InputConfig = { kind: 'tokens'; vocabSize: number; embedding: number } | { kind: 'dense'; size: number };
 
@@ -50,6 +51,8 @@ export interface ForwardOptions {
   /** Receives ‖∂L/∂h_t‖ per step for each layer when gradients are computed. */
   onFlow?: (layer: number, flow: Float64Array) => void;
   gemm?: Gemm;
+  /** Who runs the window ops (selectKernel). @defaultValue the tfjs path */
+  kernel?: WindowKernel;
 }
 
 export interface NetworkOutput {
@@ -157,6 +160,7 @@ export class RecurrentNetwork {
       const out = recurrentLayer(this.config.cell, this.layerWeights(k), x, initial, {
         carryAt: opts.carryAt,
         gemm: opts.gemm,
+        kernel: opts.kernel,
         onFlow: opts.onFlow ? (flow) => opts.onFlow?.(k, flow) : undefined,
       });
       carry.push(out.carry);

@@ -16,8 +16,9 @@
  */
 import { tf } from './tf';
 import { cellKernel, gateCount, hasCellState, type CellConfig } from './cells';
-import type { BackwardResult, ForwardResult } from './cells/cell-kernel';
+import { columnSums, type BackwardResult, type ForwardResult } from './cells/cell-kernel';
 import { TfGemm, type Gemm } from './gemm';
+import type { WindowKernel } from './kernel';
 
 export interface LayerWeights {
   wIh: tf.Tensor2D;
@@ -38,8 +39,10 @@ export interface WindowOptions {
   carryAt?: number;
   /** Receives ‖∂L/∂h_t‖ for t = 0..T−1 when the backward pass runs. */
   onFlow?: (flow: Float64Array) => void;
-  /** Matrix products. @defaultValue a TfGemm on the active backend */
+  /** Matrix products. @defaultValue the kernel's, else a TfGemm on the active backend */
   gemm?: Gemm;
+  /** Who runs the window (see kernel.ts, selectKernel). @defaultValue the tfjs path */
+  kernel?: WindowKernel;
 }
 
 export interface LayerOutput {
@@ -63,6 +66,23 @@ function readF32(t: tf.Tensor): Float32Array {
   return t.dataSync() as Float32Array;
 }
 
+/** xProj = X·W_ihᵀ + b_ih on the tfjs backend. */
+function projectOnTf(xs: tf.Tensor, wIh: tf.Tensor, bIh: tf.Tensor, rows: number, I: number): Float32Array {
+  return readF32(tf.tidy(() => tf.add(tf.matMul(tf.reshape(xs, [rows, I]), tf.transpose(wIh)), bIh)));
+}
+
+/** xProj = X·W_ihᵀ + b_ih through a Gemm (one product for the whole window). */
+function projectInput(gemm: Gemm, x: Float32Array, rows: number, wIh: Float32Array, gh: number, I: number, bIh: Float32Array): Float32Array {
+  const wT = gemm.matrix(wIh, gh, I, true);
+  const xProj = gemm.mul(x, rows, wT);
+  gemm.release(wT);
+  for (let r = 0; r < rows; r++) {
+    const base = r * gh;
+    for (let j = 0; j < gh; j++) xProj[base + j] += bIh[j];
+  }
+  return xProj;
+}
+
 export interface InitialState {
   /** [B, H] */
   h: tf.Tensor2D;
@@ -82,8 +102,10 @@ export function recurrentLayer(cell: CellConfig, w: LayerWeights, x: tf.Tensor3D
   if (withC && initial.c?.size !== B * H) throw new WindowShapeError(`LSTM initial c must be [B, H] = [${B}, ${H}], got ${initial.c ? `[${initial.c.shape}]` : 'none'}`);
   const carryAt = opts.carryAt ?? T - 1;
   if (!Number.isInteger(carryAt) || carryAt < 0 || carryAt >= T) throw new WindowShapeError(`carryAt must be a step in [0, ${T - 1}], got ${carryAt}`);
-  const kernel = cellKernel(cell);
-  const gemm = opts.gemm ?? new TfGemm();
+  const kernel = opts.kernel ? opts.kernel.cell(cell) : cellKernel(cell);
+  const gemm = opts.gemm ?? opts.kernel?.gemm ?? new TfGemm();
+  // Native: the input projection and its gradients are BLAS products on the arrays too.
+  const projectWithGemm = opts.kernel?.projectWithGemm ?? false;
   const dims = { T, B, H };
   let carry: HiddenState | undefined;
 
@@ -91,9 +113,7 @@ export function recurrentLayer(cell: CellConfig, w: LayerWeights, x: tf.Tensor3D
     const [xs, wIh, wHh, bIh, bHh, h0, c0] = args.slice(0, withC ? 7 : 6) as tf.Tensor[];
     const save = args[withC ? 7 : 6] as tf.GradSaveFunc;
     save([xs, wIh]);
-    const x2d = tf.reshape(xs, [T * B, I]);
-    const xProj = readF32(tf.tidy(() => tf.add(tf.matMul(x2d, tf.transpose(wIh)), bIh)));
-    x2d.dispose();
+    const xProj = projectWithGemm ? projectInput(gemm, readF32(xs), T * B, readF32(wIh), G * H, I, readF32(bIh)) : projectOnTf(xs, wIh, bIh, T * B, I);
     const rw = { wHh: readF32(wHh), bHh: readF32(bHh) };
     const fwd: ForwardResult = kernel.forward(gemm, dims, rw, xProj, readF32(h0), c0 ? readF32(c0) : undefined, carryAt);
     carry = { h: fwd.hCarry, c: fwd.cCarry };
@@ -117,6 +137,22 @@ export function recurrentLayer(cell: CellConfig, w: LayerWeights, x: tf.Tensor3D
         withC ? d.subarray((T + 1) * n, (T + 2) * n) : undefined,
       );
       opts.onFlow?.(back.flow);
+      if (projectWithGemm) {
+        const wI = gemm.matrix(readF32(wIhSaved), G * H, I);
+        const dX = gemm.mul(back.dXProj, T * B, wI);
+        gemm.release(wI);
+        const dWIh = gemm.mulTN(back.dXProj, T * B, G * H, readF32(xSaved), I);
+        const grads = [
+          tf.tensor3d(dX, [T, B, I]),
+          tf.tensor2d(dWIh, [G * H, I]),
+          tf.tensor2d(back.dWHh, [G * H, H]),
+          tf.tensor1d(columnSums(back.dXProj, T * B, G * H)),
+          tf.tensor1d(back.dBHh),
+          tf.tensor2d(back.dH0, [B, H]),
+        ];
+        if (withC) grads.push(tf.tensor2d(back.dC0 as Float32Array, [B, H]));
+        return grads;
+      }
       return tf.tidy(() => {
         const dPre = tf.tensor2d(back.dXProj, [T * B, G * H]);
         const dX = tf.reshape(tf.matMul(dPre, wIhSaved), [T, B, I]);
