@@ -67,6 +67,8 @@ export class ExperimentSession {
 
   private constructor(
     readonly id: string,
+    /** The spec as submitted (the compute thread builds its own copy from it). */
+    readonly specYaml: string,
     readonly spec: ExperimentSpec,
     readonly data: ExperimentData,
     readonly net: RecurrentNetwork,
@@ -84,7 +86,7 @@ export class ExperimentSession {
     const data = loadExperimentData(spec, dataRoot);
     const rng = new Rng(spec.spec.seed);
     const net = buildNetwork(spec, data, rng);
-    return new ExperimentSession(id, spec, data, net, buildOptimizer(spec), rng);
+    return new ExperimentSession(id, specYaml, spec, data, net, buildOptimizer(spec), rng);
   }
 
   /** Parameter names in the network's order: the order of every reduction (reduction-layout.ts). */

@@ -7,6 +7,7 @@ export * from './hidden-state-layout';
 export * from './staged-update';
 export * from './reduction-layout';
 export * from './experiment-session';
+export * from './window-compute';
 export * from './window-executor';
 export * from './checkpoint-writer';
 export * from './step-participant';

@@ -22,10 +22,10 @@
  * (invariant 2): running a job twice rewrites identical state, and the gradient of
  * a job counts once however many times and wherever it ran.
  */
-import { windowGradients } from '@unroll/bptt';
 import type { ExperimentStore, HiddenStateStore, WindowJob, WindowResult } from '@unroll/cluster';
 import type { ExperimentSession } from './experiment-session';
 import { packState } from './hidden-state-layout';
+import { InlineWindowCompute, type WindowCompute } from './window-compute';
 
 export class WindowJobRefusedError extends Error {
   constructor(message: string) {
@@ -45,7 +45,11 @@ export interface WindowExecutorContext {
   awaitVersion(session: ExperimentSession, step: number): Promise<void>;
   /** Diagnostic: ms to sleep after computing each window, counted in computeSeconds (WorkerNodeOptions.throttleMs). @defaultValue 0 */
   throttleMs?: number;
+  /** Where the window runs (window-compute.ts). @defaultValue inline, on the calling thread */
+  compute?: WindowCompute;
 }
+
+const INLINE = new InlineWindowCompute();
 
 export async function executeWindow(ctx: WindowExecutorContext, job: WindowJob): Promise<WindowResult> {
   const startedAt = Date.now();
@@ -57,18 +61,13 @@ export async function executeWindow(ctx: WindowExecutorContext, job: WindowJob):
 
   const session = await ctx.session(job.experiment);
   await ctx.awaitVersion(session, job.step);
-  const { window: k2, stride: k1 } = session.schedule.config;
   const plan = session.schedule.windowAt(job.step);
   const stored = plan.index === 0 ? undefined : await ctx.states.get(job.experiment, job.firstStream, job.streams, job.step);
   const state = session.stateAt(job.firstStream, job.streams, job.step, stored);
   if (session.version !== job.step) throw new WindowJobRefusedError(`${where}: parameters moved to version ${session.version} while the job waited`);
 
   const t0 = performance.now();
-  const out = windowGradients(session.net, session.data.train.window(job.firstStream, job.streams, plan.start, k2), state, {
-    loss: session.spec.spec.loss,
-    scoredFrom: session.schedule.scoredFrom,
-    carryAt: k1 - 1,
-  });
+  const out = await (ctx.compute ?? INLINE).compute(session, { firstStream: job.firstStream, streams: job.streams, start: plan.start, version: job.step, state });
   // A throttled worker emulates a slower device: the window takes longer, the event loop stays free.
   if (ctx.throttleMs) await new Promise((resolve) => setTimeout(resolve, ctx.throttleMs));
   const computeSeconds = (performance.now() - t0) / 1000;

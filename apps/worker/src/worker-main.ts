@@ -1,8 +1,12 @@
 /**
  * The worker process: `unroll-worker [--redis URL] [--prefix P] [--data-root DIR]
  * [--checkpoint-dir DIR] [--backend NAME] [--ring-host HOST] [--id ID]
- * [--heartbeat-ttl-ms N] [--throttle-ms N]`.
+ * [--heartbeat-ttl-ms N] [--compute thread|inline] [--throttle-ms N]`.
  *
+ *   --compute thread|inline  where windows run (default thread: a worker_threads
+ *                    thread with its own tfjs, so heartbeats, lock renewal and the
+ *                    ring are served during a long window; inline: on the event
+ *                    loop, which a window then blocks for its whole compute time)
  *   --throttle-ms N  diagnostic: sleep N ms after computing each window (default 0),
  *                    to emulate a slow device — e.g. to watch dynamic pulling give
  *                    it fewer windows. Counted in the job's computeSeconds.
@@ -50,6 +54,7 @@ export async function main(argv: string[]): Promise<number> {
       id: { type: 'string' },
       'heartbeat-ttl-ms': { type: 'string' },
       'throttle-ms': { type: 'string' },
+      compute: { type: 'string' },
     },
   });
   const say = (line: string): void => void process.stderr.write(`unroll-worker: ${line}\n`);
@@ -61,6 +66,11 @@ export async function main(argv: string[]): Promise<number> {
   const throttleMs = values['throttle-ms'] === undefined ? 0 : Number(values['throttle-ms']);
   if (!Number.isInteger(throttleMs) || throttleMs < 0) {
     say(`--throttle-ms expects a non-negative integer (ms slept after each window), got ${JSON.stringify(values['throttle-ms'])}`);
+    return 2;
+  }
+  const compute = values.compute ?? 'thread';
+  if (compute !== 'thread' && compute !== 'inline') {
+    say(`--compute expects thread or inline, got ${JSON.stringify(values.compute)}`);
     return 2;
   }
   const backend = await selectBackend(backendName);
@@ -83,6 +93,7 @@ export async function main(argv: string[]): Promise<number> {
       checkpointDir: path.resolve(values['checkpoint-dir'] ?? 'checkpoints'),
       heartbeatTtlMs: values['heartbeat-ttl-ms'] !== undefined ? Number(values['heartbeat-ttl-ms']) : undefined,
       throttleMs,
+      compute,
       log: say,
     },
   );
@@ -101,7 +112,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal).then(resolve));
   });
   await node.start();
-  say(`ready: id ${id}, ring ${server.address}, backend ${backend.name} (${backend.detail}), redis ${redactRedisUrl(url)} prefix ${prefix}${throttleMs ? `, throttled ${throttleMs} ms per window` : ''}`);
+  say(`ready: id ${id}, ring ${server.address}, backend ${backend.name} (${backend.detail}), redis ${redactRedisUrl(url)} prefix ${prefix}, compute ${compute}${throttleMs ? `, throttled ${throttleMs} ms per window` : ''}`);
   await done;
   return 0;
 }

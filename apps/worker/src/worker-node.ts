@@ -25,12 +25,19 @@
  * The lag equals the window's compute time. Past ttl/3 a heartbeat is late; past
  * the 10 s TTL the worker is declared lost, and past the 10 s lock its job is re-run
  * elsewhere (counted once: exactly-once contributions, experiment-session.ts).
+ * Hence options.compute 'thread' (the worker process's default): windows run on a
+ * worker_threads thread (window-compute.ts) and the event loop stays free; the
+ * measured lag during the H=512 cpu window above is then a few ms
+ * (tests/distributed/event-loop.spec.ts). What still runs on the event loop: the
+ * host-side sums of held gradients, the staging (norm, clip, optimizer) and the
+ * checkpoint — linear in the parameter count, milliseconds for these sizes.
  */
 import type { ControlBus, ControlMessage, ExperimentStore, HiddenStateStore, MembershipStore, WindowJob, WindowQueue, WindowResult, WorkerInfo } from '@unroll/cluster';
 import { CheckpointWriter } from './checkpoint-writer';
 import { CLUSTER_CHANNEL, announcedExperiment } from './cluster-channel';
 import { ExperimentSession } from './experiment-session';
 import { StepParticipant, type CollectiveProvider } from './step-participant';
+import { InlineWindowCompute, ThreadWindowCompute, type WindowCompute } from './window-compute';
 import { executeWindow } from './window-executor';
 
 /**
@@ -71,6 +78,13 @@ export interface WorkerNodeOptions {
    * computeSeconds and does not block the event loop. @defaultValue 0
    */
   throttleMs?: number;
+  /**
+   * Where windows are computed (window-compute.ts): 'thread' — a worker_threads
+   * thread with its own tfjs, so the event loop keeps heartbeating, renewing locks
+   * and serving the ring during a long window; 'inline' — on the event loop.
+   * @defaultValue 'inline' here (in-process tests share one tfjs); the worker process defaults to 'thread'
+   */
+  compute?: 'inline' | 'thread';
   log?: (line: string) => void;
 }
 
@@ -87,12 +101,14 @@ export class WorkerNode {
   private heartbeat: NodeJS.Timeout | undefined;
   private stopConsuming: (() => Promise<void>) | undefined;
   private unsubscribeCluster: (() => Promise<void>) | undefined;
+  private readonly compute: WindowCompute;
 
   constructor(
     private readonly deps: WorkerNodeDeps,
     private readonly options: WorkerNodeOptions,
   ) {
     this.checkpoints = new CheckpointWriter(options.checkpointDir, deps.states);
+    this.compute = options.compute === 'thread' ? new ThreadWindowCompute({ backend: options.info.backend, dataRoot: options.dataRoot }) : new InlineWindowCompute();
   }
 
   get id(): string {
@@ -125,6 +141,7 @@ export class WorkerNode {
     await this.unsubscribeCluster?.();
     for (const id of [...this.experimentsById.keys()]) await this.release(id);
     await this.deps.membership.deregister(this.id).catch(() => undefined);
+    await this.compute.close();
     this.state = WorkerState.Stopped;
   }
 
@@ -148,6 +165,7 @@ export class WorkerNode {
         session: async (id) => (await this.experiment(id)).session,
         awaitVersion: async (session, step) => (await this.experiment(session.id)).participant.awaitVersion(step),
         throttleMs: this.options.throttleMs,
+        compute: this.compute,
       },
       job,
     );
@@ -199,6 +217,7 @@ export class WorkerNode {
     const handle = await h?.catch(() => undefined);
     if (!handle) return;
     await handle.unsubscribe();
+    this.compute.release(id);
     handle.session.dispose();
   }
 
