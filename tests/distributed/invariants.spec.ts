@@ -16,6 +16,7 @@
  *   - apps/worker/src/step-participant.spec.ts: "exactly once: a job the queue ran on two members counts once — …"
  *   - tests/distributed/in-process-step.spec.ts: "3 member(s), 3 micro-batches, …, every job run twice: …"
  *   - libs/cluster/src/bull-window-queue-fault.spec.ts: "a stalled worker that finishes after its job was taken over: the queue accepts one result, …"
+ *   - tests/distributed/event-loop.spec.ts: "inline, a window blocks the event loop …; on the compute thread …, with the same bytes"
  *
  * Invariant 3 — parameters change only at commit; a failure before commit leaves them unchanged
  *   - apps/worker/src/step-participant.spec.ts: "parameters change only at commit: between report and commit they are those of version s"

@@ -68,9 +68,12 @@ export interface StepOutcome {
  *                     result carries no startedAt.
  *   jobs              per micro-batch, in micro-batch order: the worker whose result
  *                     was accepted, its computeSeconds (forward + backward of the
- *                     window, plus a worker's --throttle-ms sleep, which emulates a
- *                     slower device) and startSeconds (enqueue → its handler got
- *                     it; same clock caveat; NaN if unknown).
+ *                     window as the worker's event loop waits for it — with the
+ *                     compute thread, including the hand-off: the state, and the
+ *                     parameters once per step — plus a worker's --throttle-ms
+ *                     sleep, which emulates a slower device) and startSeconds
+ *                     (enqueue → its handler got it; same clock caveat; NaN if
+ *                     unknown). Hidden-state reads and writes are not in it.
  *   members           per member, in ring order: reduceSeconds (wall time of its
  *                     all-reduce call — it includes waiting for the last member to
  *                     enter the ring, e.g. while rank 0 writes a checkpoint) and

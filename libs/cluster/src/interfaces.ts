@@ -138,7 +138,7 @@ export interface WindowResult {
   lossSum: number;
   count: number;
   worker: string;
-  /** Wall time of the window's forward and backward pass on the worker. */
+  /** Wall time of the window's forward and backward pass on the worker, as its event loop sees it (with a compute thread: including the hand-off). */
   computeSeconds: number;
   /** ms since epoch, on the worker's clock, when its handler received the job (for the queue wait; absent from older workers). */
   startedAt?: number;
