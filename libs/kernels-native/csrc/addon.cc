@@ -292,6 +292,66 @@ napi_value sgemm(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* linearXent(N, H, V, h, w, b, targets, gradScale, logits, dh, dw, db) → loss sum */
+napi_value linear_xent(napi_env env, napi_callback_info info) {
+  const char *fn = "linearXent";
+  const auto a = args(env, info, 12, fn);
+  const int N = int_arg(env, a[0], fn, "N", 1), H = int_arg(env, a[1], fn, "H", 1), V = int_arg(env, a[2], fn, "V", 1);
+  if (static_cast<double>(N) * (H > V ? H : V) >= 2147483647.0) throw_range(env, "linearXent: N·max(H, V) must stay below 2^31");
+  const size_t nh = static_cast<size_t>(N) * H, nv = static_cast<size_t>(N) * V, vh = static_cast<size_t>(V) * H;
+  const float *h = array_arg<float>(env, a[3], fn, "h [N, H]", nh);
+  const float *w = array_arg<float>(env, a[4], fn, "w [V, H]", vh);
+  const float *b = array_arg<float>(env, a[5], fn, "b [V]", V);
+  bool is_ta = false;
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void *data = nullptr;
+  check(env, napi_is_typedarray(env, a[6], &is_ta));
+  if (is_ta) check(env, napi_get_typedarray_info(env, a[6], &type, &length, &data, nullptr, nullptr));
+  if (!is_ta || type != napi_int32_array) throw_type(env, "linearXent: targets must be an Int32Array");
+  if (length != static_cast<size_t>(N)) throw_range(env, "linearXent: targets must hold " + std::to_string(N) + " values, got " + std::to_string(length));
+  const int *targets = static_cast<const int *>(data);
+  for (int r = 0; r < N; r++)
+    if (targets[r] < 0 || targets[r] >= V) throw_range(env, "linearXent: target " + std::to_string(targets[r]) + " at row " + std::to_string(r) + " is outside [0, " + std::to_string(V) + ")");
+  const float scale = static_cast<float>(number_arg(env, a[7], fn, "gradScale"));
+  float *logits = array_arg<float>(env, a[8], fn, "logits [N, V]", nv);
+  float *dh = array_arg<float>(env, a[9], fn, "dh [N, H]", nh);
+  float *dw = array_arg<float>(env, a[10], fn, "dw [V, H]", vh);
+  float *db = array_arg<float>(env, a[11], fn, "db [V]", V);
+  double loss = 0;
+  const int status = unroll_linear_xent(N, H, V, h, w, b, targets, scale, logits, dh, dw, db, &loss);
+  if (status != UNROLL_OK) throw_status(env, fn, status);
+  napi_value v;
+  check(env, napi_create_double(env, loss, &v));
+  return v;
+}
+
+/* adam(p, g, m, v, lr, beta1, beta2, eps, weightDecay, step) */
+napi_value adam(napi_env env, napi_callback_info info) {
+  const char *fn = "adam";
+  const auto a = args(env, info, 10, fn);
+  bool is_ta = false;
+  napi_typedarray_type type = napi_int8_array;
+  size_t n = 0;
+  void *data = nullptr;
+  check(env, napi_is_typedarray(env, a[0], &is_ta));
+  if (is_ta) check(env, napi_get_typedarray_info(env, a[0], &type, &n, &data, nullptr, nullptr));
+  if (!is_ta || type != napi_float32_array) throw_type(env, "adam: p must be a Float32Array");
+  float *p = static_cast<float *>(data);
+  const float *g = array_arg<float>(env, a[1], fn, "g (as p)", n);
+  float *m = array_arg<float>(env, a[2], fn, "m (as p)", n);
+  float *v = array_arg<float>(env, a[3], fn, "v (as p)", n);
+  const float lr = static_cast<float>(number_arg(env, a[4], fn, "lr"));
+  const float b1 = static_cast<float>(number_arg(env, a[5], fn, "beta1"));
+  const float b2 = static_cast<float>(number_arg(env, a[6], fn, "beta2"));
+  const float eps = static_cast<float>(number_arg(env, a[7], fn, "eps"));
+  const float wd = static_cast<float>(number_arg(env, a[8], fn, "weightDecay"));
+  const int step = int_arg(env, a[9], fn, "step", 1);
+  const int status = unroll_adam(n, p, g, m, v, lr, b1, b2, eps, wd, step);
+  if (status != UNROLL_OK) throw_status(env, fn, status);
+  return undefined(env);
+}
+
 napi_value set_num_threads(napi_env env, napi_callback_info info) {
   const auto a = args(env, info, 1, "setNumThreads");
   unroll_set_num_threads(int_arg(env, a[0], "setNumThreads", "threads", 1));
@@ -331,6 +391,8 @@ NAPI_MODULE_INIT() {
       {"windowBackward", nullptr, guarded<window_backward>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"windowForwardAsync", nullptr, guarded<window_forward_async>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"windowBackwardAsync", nullptr, guarded<window_backward_async>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"linearXent", nullptr, guarded<linear_xent>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"adam", nullptr, guarded<adam>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setNumThreads", nullptr, guarded<set_num_threads>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"getNumThreads", nullptr, guarded<get_num_threads>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"savedLength", nullptr, guarded<saved_length>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

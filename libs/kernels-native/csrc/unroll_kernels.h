@@ -54,6 +54,18 @@ int unroll_window_backward(int cell, int T, int B, int H, const float *w_hh, con
                            const float *dc_t, float *dx_proj, float *dw_hh, float *db_hh, float *dh0, float *dc0,
                            double *flow);
 
+/*
+ * Output head + softmax cross-entropy over N rows (unroll_head.cc): h [N, H], w [V, H],
+ * b [V], targets [N] in [0, V). logits [N, V] is scratch (holds g·(y − onehot) after).
+ * Writes dh [N, H], dw [V, H], db [V] (gradients of grad_scale·L) and *loss = L (the sum).
+ */
+int unroll_linear_xent(int N, int H, int V, const float *h, const float *w, const float *b, const int *targets,
+                       float grad_scale, float *logits, float *dh, float *dw, float *db, double *loss);
+
+/* One Adam step (torch.optim.Adam, L2 weight decay) over n parameters; step counts from 1. */
+int unroll_adam(size_t n, float *p, const float *g, float *m, float *v, float lr, float beta1, float beta2, float eps,
+                float weight_decay, int step);
+
 /* BLAS threads (openblas_set_num_threads); n ≤ 0 is refused. */
 int unroll_set_num_threads(int n);
 int unroll_get_num_threads(void);

@@ -9,6 +9,9 @@ export interface NativeBinding {
   windowBackward(...args: BackwardArgs): void;
   windowForwardAsync(...args: ForwardArgs): Promise<void>;
   windowBackwardAsync(...args: BackwardArgs): Promise<void>;
+  /** Head + softmax cross-entropy; returns the loss SUM, writes the gradients of gradScale·L. */
+  linearXent(N: number, H: number, V: number, h: Float32Array, w: Float32Array, b: Float32Array, targets: Int32Array, gradScale: number, logits: Float32Array, dh: Float32Array, dw: Float32Array, db: Float32Array): number;
+  adam(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   savedLength(cell: number, T: number, B: number, H: number): number;

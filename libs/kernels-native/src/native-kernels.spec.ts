@@ -145,3 +145,34 @@ describeNative('native kernels: off the main thread', () => {
     expect(() => kernels.setThreads(0)).toThrow(/threads must be an integer ≥ 1/);
   });
 });
+
+describeNative('native kernels: head and optimizer', () => {
+  it('adam follows torch.optim.Adam (L2 decay) step for step', () => {
+    const n = 37;
+    const p = filled(n, 1);
+    const pRef = Float64Array.from(p);
+    const m = new Float32Array(n), v = new Float32Array(n);
+    const mRef = new Float64Array(n), vRef = new Float64Array(n);
+    const [lr, b1, b2, eps, wd] = [1e-2, 0.9, 0.999, 1e-8, 0.01];
+    for (let t = 1; t <= 5; t++) {
+      const g = filled(n, 10 + t);
+      kernels.binding.adam(p, g, m, v, lr, b1, b2, eps, wd, t);
+      for (let i = 0; i < n; i++) {
+        const d = g[i] + wd * pRef[i];
+        mRef[i] = b1 * mRef[i] + (1 - b1) * d;
+        vRef[i] = b2 * vRef[i] + (1 - b2) * d * d;
+        pRef[i] -= ((lr / (1 - b1 ** t)) * mRef[i]) / (Math.sqrt(vRef[i]) / Math.sqrt(1 - b2 ** t) + eps);
+      }
+    }
+    p.forEach((x, i) => expect(x).toBeCloseTo(pRef[i], 5));
+    expect(() => kernels.binding.adam(p, new Float32Array(3), m, v, lr, b1, b2, eps, wd, 6)).toThrow(/g \(as p\) must hold 37 values, got 3/);
+  });
+
+  it('linearXent refuses a target outside [0, V) before writing', () => {
+    const dh = new Float32Array(2 * 3).fill(5);
+    expect(() =>
+      kernels.binding.linearXent(2, 3, 4, new Float32Array(6), new Float32Array(12), new Float32Array(4), Int32Array.from([1, 4]), 1, new Float32Array(8), dh, new Float32Array(12), new Float32Array(4)),
+    ).toThrow(/target 4 at row 1 is outside \[0, 4\)/);
+    expect(Array.from(dh)).toEqual([5, 5, 5, 5, 5, 5]);
+  });
+});

@@ -7,6 +7,7 @@ import { loadNativeKernels } from '@unroll/kernels-native';
 import { tf } from './tf';
 import { selectBackend } from './backend';
 import { recurrentLayer } from './window-op';
+import { linearCrossEntropy } from './linear-cross-entropy';
 import type { CellConfig } from './cells';
 import { NativeGemm } from './native-gemm';
 import { TfGemm } from './gemm';
@@ -115,6 +116,30 @@ describeNative('native window kernel', () => {
     pairs.push([ng.mulTN(a, 4, 5, a6, 6), tg.mulTN(a, 4, 5, a6, 6)]);
     for (const [x, y] of pairs) expect(relError(x, y)).toBeLessThan(1e-6);
     expect(() => ng.mul(a, 3, ng.matrix(w, 6, 5))).toThrow(/mul expects A of 3×6/);
+  });
+});
+
+describeNative('native output head', () => {
+  beforeAll(async () => {
+    await selectBackend('cpu');
+  });
+
+  it('linearXent gives the loss and gradients of linearCrossEntropy (tfjs) within 1e-5', () => {
+    const kernels = (load as { ok: true; kernels: NativeKernel['kernels'] }).kernels;
+    const [N, H, V] = [23, 9, 11];
+    const rng = seededRandom(5);
+    const h = f32(randomArray(N * H, rng));
+    const w = f32(randomArray(V * H, rng));
+    const b = f32(randomArray(V, rng));
+    const targets = Int32Array.from({ length: N }, (_, i) => (i * 7) % V);
+    const [dh, dw, db] = [new Float32Array(N * H), new Float32Array(V * H), new Float32Array(V)];
+    const scale = 1 / N;
+    const loss = kernels.binding.linearXent(N, H, V, h, w, b, targets, scale, new Float32Array(N * V), dh, dw, db);
+    const ts = [tf.tensor2d(h, [N, H]), tf.tensor2d(w, [V, H]), tf.tensor1d(b)];
+    const { value, grads } = tf.valueAndGrads((...a: tf.Tensor[]) => tf.mul(linearCrossEntropy(a[0] as tf.Tensor2D, a[1] as tf.Tensor2D, a[2] as tf.Tensor1D, targets), scale) as tf.Scalar)(ts);
+    expect(loss * scale).toBeCloseTo(value.dataSync()[0], 5);
+    [dh, dw, db].forEach((g, k) => expect(relError(g, grads[k].dataSync())).toBeLessThan(1e-5));
+    tf.dispose([...ts, value, ...grads]);
   });
 });
 
