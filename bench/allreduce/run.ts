@@ -11,8 +11,12 @@
  * iterations is reported, with algorithm bandwidth S / time (as nccl-tests'
  * algbw). Results go to bench/allreduce/RESULTS.md.
  *
- * Options: --sizes=4,16,64 --members=2,3,4 --reducer=worker|inline
+ * Then the gRPC ring at 16 MB with the inline and the worker-thread reducer,
+ * back to back, to say which is faster here.
+ *
+ * Options: --sizes=4,16,64 --members=2,3,4 --reducer=inline|worker
  *          --transports=grpc-ring,tcp-ring,grpc-ps --out=path (default RESULTS.md)
+ *          --no-reducer-comparison
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -21,11 +25,12 @@ import * as path from 'node:path';
 import type { FromMember, Transport } from './member';
 
 const MB = 1024 * 1024;
+const ANALYSIS_MARKER = '<!-- analysis: hand-written, kept by run.ts -->';
 const arg = (name: string, fallback: string): string => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
 const sizes = arg('sizes', '4,16,64').split(',').map(Number);
 const groups = arg('members', '2,3,4').split(',').map(Number);
 const transports = arg('transports', 'grpc-ring,tcp-ring,grpc-ps').split(',') as Transport[];
-const reducer = arg('reducer', 'worker');
+const reducer = arg('reducer', 'inline');
 const out = arg('out', path.join(__dirname, 'RESULTS.md'));
 
 /** Warm-up iterations (JIT, connection set-up), then timed ones; fewer for 64 MB to stay within the time budget. */
@@ -48,6 +53,7 @@ class Child {
 
 interface Row {
   transport: Transport;
+  reducer: string;
   members: number;
   mb: number;
   medianMs: number;
@@ -56,7 +62,7 @@ interface Row {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function runGroup(transport: Transport, n: number, mb: number): Promise<Row> {
+async function runGroup(transport: Transport, n: number, mb: number, reducer: string): Promise<Row> {
   const script = path.join(__dirname, 'member.ts');
   const children = Array.from({ length: n }, (_, rank) => new Child(fork(script, [transport, String(rank), String(n), reducer], { execArgv: ['--require', 'tsx/cjs'] })));
   try {
@@ -78,7 +84,7 @@ async function runGroup(transport: Transport, n: number, mb: number): Promise<Ro
       if (step >= warmup) times.push(Math.max(...results.map((r) => (r.type === 'done' ? r.ms : 0))));
     }
     const medianMs = median(times);
-    return { transport, members: n, mb, medianMs, algbw: mb / (medianMs / 1000) };
+    return { transport, reducer, members: n, mb, medianMs, algbw: mb / (medianMs / 1000) };
   } finally {
     for (const c of children) c.process.kill('SIGKILL');
   }
@@ -91,10 +97,21 @@ async function main(): Promise<void> {
   for (const n of groups) {
     for (const mb of sizes) {
       for (const transport of transports) {
-        const row = await runGroup(transport, n, mb);
+        const row = await runGroup(transport, n, mb, reducer);
         rows.push(row);
         console.log(`${transport.padEnd(9)} N=${n} ${String(mb).padStart(2)} MB  median ${row.medianMs.toFixed(1).padStart(7)} ms  algbw ${row.algbw.toFixed(0).padStart(5)} MB/s`);
       }
+    }
+  }
+  // Where the sum runs: the other reducer on the gRPC ring at 16 MB, run back to back with the main reducer.
+  const other = reducer === 'inline' ? 'worker' : 'inline';
+  const reducerRows: Array<[Row, Row]> = [];
+  if (transports.includes('grpc-ring') && !process.argv.includes('--no-reducer-comparison')) {
+    for (const n of groups) {
+      const a = await runGroup('grpc-ring', n, 16, reducer);
+      const b = await runGroup('grpc-ring', n, 16, other);
+      reducerRows.push([a, b]);
+      console.log(`grpc-ring N=${n} 16 MB  ${reducer} ${a.medianMs.toFixed(1)} ms  ${other} ${b.medianMs.toFixed(1)} ms`);
     }
   }
   const find = (t: Transport, n: number, mb: number): Row | undefined => rows.find((r) => r.transport === t && r.members === n && r.mb === mb);
@@ -121,7 +138,15 @@ async function main(): Promise<void> {
       );
     }
   }
-  fs.writeFileSync(out, lines.join('\n') + '\n');
+  if (reducerRows.length) {
+    lines.push('', `Reducer comparison, gRPC ring, 16 MB (each pair run back to back):`, '', `| N | ${reducer} ms | ${other} ms |`, '|---|---|---|');
+    for (const [a, b] of reducerRows) lines.push(`| ${a.members} | ${a.medianMs.toFixed(1)} | ${b.medianMs.toFixed(1)} |`);
+  }
+  // Hand-written analysis below the marker survives a re-run.
+  const previous = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
+  const marker = previous.indexOf(ANALYSIS_MARKER);
+  const analysis = marker >= 0 ? previous.slice(marker) : `${ANALYSIS_MARKER}\n`;
+  fs.writeFileSync(out, lines.join('\n') + '\n\n' + analysis);
   console.log(`\nwrote ${out}`);
 }
 
