@@ -25,7 +25,7 @@ const cells: CellConfig[] = [
 
 function trajectory(cell: CellConfig, kernel: WindowKernel, steps: number): number[] {
   const [V, T, B] = [7, 8, 3];
-  const net = new RecurrentNetwork({ cell, input: { kind: 'tokens', vocabSize: V, embedding: 5 }, hidden: 6, layers: 2, outputSize: V }, new Rng(11));
+  const net = new RecurrentNetwork({ cell, input: { kind: 'tokens', vocabSize: V, embedding: 5 }, hidden: 6, layers: 2, outputSize: V }, new Rng(11), { kernel });
   const data = new Rng(3);
   const lr = 1;
   // One fixed window, seen every step: the loss must fall, so the trajectory really moves.
@@ -36,7 +36,7 @@ function trajectory(cell: CellConfig, kernel: WindowKernel, steps: number): numb
   for (let s = 0; s < steps; s++) {
     let carry: NetworkState = state;
     const { value, grads } = tf.variableGrads(() => {
-      const out = net.forward({ kind: 'tokens', ids, T, B }, state, { kernel });
+      const out = net.forward({ kind: 'tokens', ids, T, B }, state); // the network's own kernel
       carry = out.carry;
       const h = tf.reshape(out.top, [T * B, 6]) as tf.Tensor2D;
       return tf.div(linearCrossEntropy(h, net.param('decoder.weight') as tf.Variable<tf.Rank.R2>, net.param('decoder.bias') as tf.Variable<tf.Rank.R1>, targets), T * B) as tf.Scalar;

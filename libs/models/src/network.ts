@@ -55,6 +55,14 @@ export interface ForwardOptions {
   kernel?: WindowKernel;
 }
 
+export interface NetworkOptions {
+  /**
+   * Who runs the window ops of every forward that does not name its own
+   * (selectKernel: native or tfjs). @defaultValue the tfjs path
+   */
+  kernel?: WindowKernel;
+}
+
 export interface NetworkOutput {
   /** Top layer's hidden states, [T, B, H]. */
   top: tf.Tensor3D;
@@ -94,10 +102,15 @@ export class RecurrentNetwork {
   readonly params: ReadonlyMap<string, tf.Variable>;
   readonly specs: readonly ParameterSpec[];
 
+  /** The window kernel forward uses unless told otherwise. */
+  readonly kernel?: WindowKernel;
+
   constructor(
     readonly config: NetworkConfig,
     rng: Rng,
+    opts: NetworkOptions = {},
   ) {
+    this.kernel = opts.kernel;
     if (!Number.isInteger(config.layers) || config.layers < 1) throw new RangeError(`layers must be a positive integer, got ${config.layers}`);
     const id = nextNetworkId++;
     this.specs = parameterSpecs(config);
@@ -160,7 +173,7 @@ export class RecurrentNetwork {
       const out = recurrentLayer(this.config.cell, this.layerWeights(k), x, initial, {
         carryAt: opts.carryAt,
         gemm: opts.gemm,
-        kernel: opts.kernel,
+        kernel: opts.kernel ?? this.kernel,
         onFlow: opts.onFlow ? (flow) => opts.onFlow?.(k, flow) : undefined,
       });
       carry.push(out.carry);
