@@ -187,7 +187,7 @@ export class BullWindowQueue implements WindowQueue {
     const producer = await this.producer?.catch(() => undefined);
     if (producer !== undefined) {
       await producer.worker.close();
-      await Promise.all([producer.events.close(), producer.flows.close(), producer.steps.close()]);
+      await Promise.all([producer.events.close(), producer.flows.close(), producer.steps.close(), producer.windows.close()]);
     }
     await this.connection.quit().catch(() => this.connection.disconnect());
   }
@@ -196,7 +196,11 @@ export class BullWindowQueue implements WindowQueue {
   private stepProducer(): Promise<StepProducer> {
     this.producer ??= (async () => {
       const common = { connection: this.connection, prefix: this.opts.prefix };
+      // Both queues' event streams are capped (BullMQ's default keeps 10,000 entries
+      // per queue: ~1.2 MB of Redis growth before it levels off, bench/cluster).
+      // The cap lives in the queue's meta hash, which a Queue instance writes.
       const steps = new Queue(this.stepsQueueName, { ...common, streams: { events: { maxLen: 1000 } } });
+      const windows = new Queue(this.windowsQueueName, { ...common, streams: { events: { maxLen: 1000 } } });
       const flows = new FlowProducer(common);
       const events = new QueueEvents(this.stepsQueueName, common);
       const worker = new Worker(this.stepsQueueName, (job: Job) => finishStep(job, `${this.opts.prefix}:${this.windowsQueueName}`), {
@@ -206,12 +210,13 @@ export class BullWindowQueue implements WindowQueue {
       });
       const onError = (error: Error): void => this.opts.onError(error);
       steps.on('error', onError);
+      windows.on('error', onError);
       flows.on('error', onError);
       events.on('error', onError);
       worker.on('error', onError);
       events.setMaxListeners(0); // two listeners per step in flight
-      await Promise.all([steps.waitUntilReady(), flows.waitUntilReady(), events.waitUntilReady(), worker.waitUntilReady()]);
-      return { steps, flows, events, worker };
+      await Promise.all([steps.waitUntilReady(), windows.waitUntilReady(), flows.waitUntilReady(), events.waitUntilReady(), worker.waitUntilReady()]);
+      return { steps, windows, flows, events, worker };
     })();
     return this.producer;
   }
@@ -229,6 +234,7 @@ export class BullWindowQueue implements WindowQueue {
 
 interface StepProducer {
   steps: Queue;
+  windows: Queue;
   flows: FlowProducer;
   events: QueueEvents;
   worker: Worker;

@@ -3,11 +3,11 @@
  * against the float64 reference and the tfjs path is tested where the reference
  * lives: libs/models/src/native-kernel.spec.ts.
  */
+import { describeNative } from './testing';
 import { loadNativeKernels, NATIVE_CELLS, type NativeCell, type NativeKernels } from './native-kernels';
 
 const load = loadNativeKernels();
 // Without the addon (no OpenBLAS here) there is nothing to test; CI builds it.
-const describeNative = load.ok ? describe : describe.skip;
 const kernels = (load.ok ? load.kernels : undefined) as NativeKernels;
 
 function filled(n: number, seed: number): Float32Array {

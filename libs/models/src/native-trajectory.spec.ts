@@ -3,6 +3,7 @@
  * native kernel and the tfjs path to 1e-5, for every cell — a two-layer token
  * network, TBPTT state carried across windows, plain SGD on the tfjs variables.
  */
+import { describeNative } from '@unroll/kernels-native/testing';
 import { loadNativeKernels } from '@unroll/kernels-native';
 import { tf } from './tf';
 import { selectBackend } from './backend';
@@ -13,7 +14,6 @@ import { Rng } from './rng';
 import type { CellConfig } from './cells';
 
 const load = loadNativeKernels();
-const describeNative = load.ok ? describe : describe.skip;
 
 const cells: CellConfig[] = [
   { kind: 'rnn', activation: 'tanh' },

@@ -1,0 +1,1 @@
+export { describeNative } from './describe-native';
