@@ -91,44 +91,64 @@ describe('dynamic pulling across unequal workers (real processes)', () => {
   it('a heavily throttled third worker takes clearly fewer windows, and the step time stays close to two fast workers alone', async () => {
     const STEPS = 10;
     // 12 window jobs per step (24 streams, 2 per job), each a few tens of ms on the cpu backend.
-    const spec = (name: string, workers: number) =>
-      tinySpec({ name, cell: 'lstm', hidden: 64, layers: 1, steps: STEPS, every: STEPS, workers, tbptt: '{streams: 24, window: 20, stride: 20, microBatch: 2}' });
+    const spec = (name: string, workers: number, steps = STEPS) =>
+      tinySpec({ name, cell: 'lstm', hidden: 64, layers: 1, steps, every: steps, workers, tbptt: '{streams: 24, window: 20, stride: 20, microBatch: 2}' });
     const coordinator = start('coordinator', []);
     const fast = [worker('lb-fast-a'), worker('lb-fast-b')];
     await Promise.all([coordinator.ready, ...fast.map((w) => w.ready)]);
 
-    const aloneId = await train('two-fast', spec('two-fast', 2));
-    const alone = timingsOf(coordinator.log(), aloneId);
-    expect(alone).toHaveLength(STEPS);
+    // A warm-up run (fresh processes and compute threads run their first windows slower), then alternating runs —
+    // alone, with the slow one, alone, with the slow one — so that a load that comes and goes on the machine (other
+    // test suites) weighs on both sides alike; step times are compared by their medians, which a burst moves less.
+    await train('warm-up', spec('warm-up', 2, 4));
+    const alone: Timed[][] = [];
+    const withSlow: Timed[][] = [];
+    let throttleMs = 0;
+    let computeMs = 0;
+    for (let round = 0; round < 2; round++) {
+      const aloneId = await train(`two-fast-${round}`, spec(`two-fast-${round}`, 2));
+      const a = timingsOf(coordinator.log(), aloneId);
+      expect(a).toHaveLength(STEPS);
+      alone.push(a);
+      if (round === 0) {
+        computeMs = median(a.flatMap((t) => t.jobs.map((j) => j.computeSeconds * 1000)));
+        throttleMs = Math.max(20, Math.round(5 * computeMs));
+      }
+      const slow = worker('lb-slow', ['--throttle-ms', String(throttleMs)]);
+      await slow.ready;
+      const withSlowId = await train(`with-slow-${round}`, spec(`with-slow-${round}`, 3));
+      const b = timingsOf(coordinator.log(), withSlowId);
+      expect(b).toHaveLength(STEPS);
+      withSlow.push(b);
+      // Only members take jobs of a generation (a non-member's attempt is refused and retried): the slow one leaves.
+      expect(await slow.stop()).toBe(0);
+    }
+    const counts = windowsPerWorker(withSlow.flat());
     // Step 0 loads the experiment on every worker (data, network): left out of the means.
-    const computeMs = median(alone.flatMap((t) => t.jobs.map((j) => j.computeSeconds * 1000)));
-    const throttleMs = Math.max(20, Math.round(5 * computeMs));
-    const slow = worker('lb-slow', ['--throttle-ms', String(throttleMs)]);
-    await slow.ready;
-
-    const withSlowId = await train('with-slow', spec('with-slow', 3));
-    const withSlow = timingsOf(coordinator.log(), withSlowId);
-    expect(withSlow).toHaveLength(STEPS);
-    const counts = windowsPerWorker(withSlow);
-    const meanAlone = mean(alone.slice(1).map((t) => t.wallSeconds));
-    const meanWithSlow = mean(withSlow.slice(1).map((t) => t.wallSeconds));
+    const stepsOf = (runs: Timed[][]) => runs.flatMap((r) => r.slice(1));
+    const medianAlone = median(stepsOf(alone).map((t) => t.wallSeconds));
+    const medianWithSlow = median(stepsOf(withSlow).map((t) => t.wallSeconds));
+    const perRun = (runs: Timed[][]) => runs.map((r) => `${(median(r.slice(1).map((t) => t.wallSeconds)) * 1000).toFixed(0)}`).join('/');
     measured.push(
       `  fast window compute median ${computeMs.toFixed(1)} ms; slow worker throttled +${throttleMs} ms per window`,
-      `  windows over ${STEPS} steps × 12: ${[...counts].map(([w, n]) => `${w} ${n}`).join(', ')}`,
-      `  mean step (steps 1..${STEPS - 1}): 2 fast alone ${(meanAlone * 1000).toFixed(0)} ms, 2 fast + slow ${(meanWithSlow * 1000).toFixed(0)} ms (×${(meanWithSlow / meanAlone).toFixed(2)})`,
-      `  overhead per step (mean): alone ${(mean(alone.slice(1).map((t) => t.overheadSeconds)) * 1000).toFixed(0)} ms, with slow ${(mean(withSlow.slice(1).map((t) => t.overheadSeconds)) * 1000).toFixed(0)} ms`,
+      `  windows over 2 × ${STEPS} steps × 12: ${[...counts].map(([w, n]) => `${w} ${n}`).join(', ')}`,
+      `  median step (steps 1..${STEPS - 1} of each run): 2 fast alone ${(medianAlone * 1000).toFixed(0)} ms (${perRun(alone)}), 2 fast + slow ${(medianWithSlow * 1000).toFixed(0)} ms (${perRun(withSlow)}) (×${(medianWithSlow / medianAlone).toFixed(2)})`,
+      `  overhead per step (mean): alone ${(mean(stepsOf(alone).map((t) => t.overheadSeconds)) * 1000).toFixed(0)} ms, with slow ${(mean(stepsOf(withSlow).map((t) => t.overheadSeconds)) * 1000).toFixed(0)} ms`,
     );
     const slowWindows = counts.get('lb-slow') ?? 0;
     const fastWindows = ['lb-fast-a', 'lb-fast-b'].map((id) => counts.get(id) ?? 0);
-    expect(slowWindows + fastWindows[0] + fastWindows[1]).toBe(12 * STEPS);
-    // Measured (4 runs, 2 cores, tfjs cpu; fast window ~10 ms, throttle ~+52 ms): slow 10 windows vs fast 52–58 each (ratio ≤ 0.19).
+    expect(slowWindows + fastWindows[0] + fastWindows[1]).toBe(2 * 12 * STEPS);
+    // Measured (2 cores, tfjs cpu; fast window 10–24 ms with the machine quiet or shared, throttle 5× that): per 20
+    // steps, slow 20–29 windows vs fast 103–115 each (ratio ≤ 0.28). A static round-robin split would give it 80 (1.0).
     expect(slowWindows).toBeGreaterThan(0);
     for (const n of fastWindows) expect(slowWindows).toBeLessThanOrEqual(0.4 * n);
-    // Measured: 2 fast alone 98–104 ms per step, with the slow one 99–106 ms (×0.98–1.02). The slow device takes one
-    // window per step, which ends about when the fast ones drain the queue; a second one would cost ~+60 ms (×1.6).
-    // (A throttle much above the two-fast step time would make every step wait for it: dynamic pulling balances
-    // windows, not the last window's latency.)
-    expect(meanWithSlow).toBeLessThanOrEqual(1.5 * meanAlone);
+    // Measured median step, 2 fast alone vs with the slow one: ×0.98–1.03 on a quiet machine; ×1.03–1.77 while another
+    // engineer's test suites shared the 2 cores (the throttle is calibrated once, the contention comes and goes). The
+    // slow device takes about one window per step, which ends about when the fast ones drain the queue. The bound, 2×,
+    // leaves room for that noise and still separates dynamic pulling from a static split, where the slow worker's 4
+    // windows of 6× the fast time would make each step ~4× longer. (A throttle far above the two-fast step time makes
+    // every step wait for it: dynamic pulling balances windows, not the latency of the last one.)
+    expect(medianWithSlow).toBeLessThanOrEqual(2 * medianAlone);
   }, 300_000);
 
   it('a wasm worker and a cpu worker train one experiment together: both take windows, and the result matches unroll train (≤ 1e-4)', async () => {

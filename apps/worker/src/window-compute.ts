@@ -166,9 +166,12 @@ export class ThreadWindowCompute implements WindowCompute {
       ...windowOptions(session),
       state: r.state,
     };
+    thread.ref(); // a window in flight keeps the process alive; an idle thread does not
     const reply = await new Promise<ThreadReply>((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
       thread.postMessage(request); // parameters are copied (they stay committed here), the state too
+    }).finally(() => {
+      if (this.pending.size === 0) thread.unref();
     });
     if (!reply.ok) {
       this.versions.delete(session.id);
@@ -208,8 +211,9 @@ export class ThreadWindowCompute implements WindowCompute {
     };
     thread.on('error', (e) => fail(new ComputeThreadError(`compute thread failed: ${e.message}`)));
     thread.on('exit', (code) => fail(new ComputeThreadError(`compute thread exited with code ${code}`)));
-    thread.unref(); // never keeps the process alive on its own
     const ready = this.ready;
+    // Idle, it never keeps the process alive on its own; starting, and with a window in flight (send), it does.
+    ready.then(() => this.pending.size === 0 && thread.unref(), () => undefined);
     ready.catch(() => undefined);
     return ready.then(() => thread);
   }
