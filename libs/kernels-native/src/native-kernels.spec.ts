@@ -104,9 +104,11 @@ describeNative('native kernels: off the main thread', () => {
   });
 
   it('keeps the event loop responsive while windows compute', async () => {
-    // A window big enough to take a few hundred ms on one core.
+    // A window big enough (a few hundred ms on one core) that a blocked loop's lag —
+    // a whole forward or backward, about syncStall / 2 — stands well above the
+    // scheduling noise of a busy 2-core machine (up to ~70 ms measured).
     const cell: NativeCell = 'lstm';
-    const d = { T: 35, B: 32, H: 256 };
+    const d = { T: 35, B: 32, H: 640 };
     const x = windowInputs(cell, d.T, d.B, d.H, 3);
     const fwd = kernels.allocForward(cell, d);
     const back = kernels.allocBackward(cell, d);
@@ -121,7 +123,7 @@ describeNative('native kernels: off the main thread', () => {
       ticks++;
     }, 5);
     const t0 = performance.now();
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 2; i++) {
       await kernels.forwardAsync(cell, d, x, fwd);
       await kernels.backwardAsync(cell, d, x, fwd, g, back);
     }
@@ -133,8 +135,8 @@ describeNative('native kernels: off the main thread', () => {
     kernels.backward(cell, d, x, fwd, g, back);
     const syncStall = performance.now() - s0;
     expect(ticks).toBeGreaterThan(elapsed / 5 / 4);
-    // Loose bound: the machine may be busy; a blocked loop would show the whole window time.
-    expect(worst).toBeLessThan(Math.max(50, syncStall / 2));
+    // A blocked loop would show about syncStall / 2; off the main thread the lag is scheduling noise.
+    expect(worst).toBeLessThan(Math.max(50, syncStall / 4));
   }, 60_000);
 
   it('sets the BLAS thread count', () => {
