@@ -11,7 +11,7 @@
  * its results agree with the tfjs path to float32 rounding (native-kernel.spec.ts).
  */
 import { loadNativeKernels, type NativeKernels } from '@unroll/kernels-native';
-import { cellKernel, type CellConfig, type CellKernel } from './cells';
+import { cellKernel, isLstmVariant, type CellConfig, type CellKernel } from './cells';
 import { NativeCellKernel } from './cells/native-cell';
 import { TfGemm, type Gemm } from './gemm';
 import { NativeGemm } from './native-gemm';
@@ -59,7 +59,13 @@ export class NativeKernel implements WindowKernel {
   ) {
     this.gemm = new NativeGemm(kernels);
   }
+  /**
+   * The native window for the plain cells. The LSTM variants (peepholes, coupled
+   * gates) have no native kernel yet: they run the TypeScript gate loop of
+   * lstm-variant-cell.ts with this kernel's BLAS products.
+   */
   cell(cell: CellConfig): CellKernel {
+    if (isLstmVariant(cell)) return cellKernel(cell);
     return new NativeCellKernel(this.kernels, cell);
   }
 }

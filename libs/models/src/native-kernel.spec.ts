@@ -13,14 +13,14 @@ import type { CellConfig } from './cells';
 import { NativeGemm } from './native-gemm';
 import { TfGemm } from './gemm';
 import { NativeKernel, selectKernel, TfjsKernel, type WindowKernel } from './kernel';
-import { ALL_REF_CELLS, randomArray, randomParams, referenceBackward, refCellName, relError, seededRandom, type RefCell } from './testing';
+import { ALL_REF_CELLS, LSTM_VARIANT_CELLS, randomArray, randomParams, referenceBackward, refCellName, relError, seededRandom, type RefCell } from './testing';
 
 const load = loadNativeKernels();
 
 function toCell(c: RefCell): CellConfig {
   if (c.cell === 'rnn') return { kind: 'rnn', activation: c.activation };
   if (c.cell === 'gru') return { kind: 'gru', variant: c.variant };
-  return { kind: 'lstm' };
+  return { kind: 'lstm', peepholes: c.peepholes, coupledGates: c.coupledGates };
 }
 
 const f32 = (a: Float64Array) => Float32Array.from(a);
@@ -31,7 +31,7 @@ function windowGrads(cell: RefCell, T: number, B: number, I: number, H: number, 
   const rng = seededRandom(seed);
   const round = (a: Float64Array) => f64(f32(a));
   const p = randomParams(cell, I, H, rng);
-  const params = { wIh: round(p.wIh), wHh: round(p.wHh), bIh: round(p.bIh), bHh: round(p.bHh) };
+  const params = { wIh: round(p.wIh), wHh: round(p.wHh), bIh: round(p.bIh), bHh: round(p.bHh), ...(p.wCh ? { wCh: round(p.wCh) } : {}) };
   const x = round(randomArray(T * B * I, rng));
   const h0 = round(randomArray(B * H, rng, 0.5));
   const withC = cell.cell === 'lstm';
@@ -49,13 +49,14 @@ function windowGrads(cell: RefCell, T: number, B: number, I: number, H: number, 
     tf.tensor1d(f32(params.bHh)),
     tf.tensor2d(f32(h0), [B, H]),
     ...(c0 ? [tf.tensor2d(f32(c0), [B, H])] : []),
+    ...(params.wCh ? [tf.tensor2d(f32(params.wCh), [params.wCh.length / H, H])] : []),
   ];
   const dYt = tf.tensor3d(f32(dY), [T, B, H]);
   const dHTt = tf.tensor2d(f32(dHT), [B, H]);
   const dCTt = dCT ? tf.tensor2d(f32(dCT), [B, H]) : undefined;
   let y = new Float64Array(0);
   const grads = tf.grads((...a: tf.Tensor[]) => {
-    const out = recurrentLayer(toCell(cell), { wIh: a[1] as tf.Tensor2D, wHh: a[2] as tf.Tensor2D, bIh: a[3] as tf.Tensor1D, bHh: a[4] as tf.Tensor1D }, a[0] as tf.Tensor3D, { h: a[5] as tf.Tensor2D, c: a[6] as tf.Tensor2D | undefined }, { kernel });
+    const out = recurrentLayer(toCell(cell), { wIh: a[1] as tf.Tensor2D, wHh: a[2] as tf.Tensor2D, bIh: a[3] as tf.Tensor1D, bHh: a[4] as tf.Tensor1D, wCh: a[7] as tf.Tensor2D | undefined }, a[0] as tf.Tensor3D, { h: a[5] as tf.Tensor2D, c: a[6] as tf.Tensor2D | undefined }, { kernel });
     y = f64(out.y.dataSync());
     let l = tf.add(tf.sum(tf.mul(out.y, dYt)), tf.sum(tf.mul(out.hT, dHTt)));
     if (out.cT && dCTt) l = tf.add(l, tf.sum(tf.mul(out.cT, dCTt)));
@@ -66,7 +67,7 @@ function windowGrads(cell: RefCell, T: number, B: number, I: number, H: number, 
   return { ref, y, got };
 }
 
-const names = ['dX', 'dWIh', 'dWHh', 'dBIh', 'dBHh', 'dH0', 'dC0'] as const;
+const names = ['dX', 'dWIh', 'dWHh', 'dBIh', 'dBHh', 'dH0', 'dC0', 'dWCh'] as const;
 
 describeNative('native window kernel', () => {
   const native = new NativeKernel((load as { ok: true; kernels: NativeKernel['kernels'] }).kernels, 'test');
@@ -93,6 +94,19 @@ describeNative('native window kernel', () => {
         expect([names[k], relError(g, expected[k] as Float64Array) <= 1e-4]).toEqual([names[k], true]);
         expect([names[k], relError(g, t.got[k]) <= 1e-4]).toEqual([names[k], true]);
       });
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  });
+
+  // No native window for the LSTM variants: the TypeScript gate loop runs with the native BLAS products.
+  describe.each(LSTM_VARIANT_CELLS.map((c) => [refCellName(c), c] as const))('%s (TypeScript gate loop, native products)', (_name, cell) => {
+    it('gradients match the float64 reference within 1e-4', () => {
+      expect(native.cell(toCell(cell)).constructor.name).toBe('LstmVariantCell');
+      const before = tf.memory().numTensors;
+      const n = windowGrads(cell, 6, 3, 4, 5, 11, native);
+      const expected = [n.ref.dX, n.ref.dWIh, n.ref.dWHh, n.ref.dBIh, n.ref.dBHh, n.ref.dH0, n.ref.dC0, n.ref.dWCh];
+      expect(n.got.length).toBe(cell.cell === 'lstm' && cell.peepholes ? 8 : 7);
+      n.got.forEach((g, k) => expect([names[k], relError(g, expected[k] as Float64Array) <= 1e-4]).toEqual([names[k], true]));
       expect(tf.memory().numTensors).toBe(before);
     });
   });

@@ -3,19 +3,48 @@
  * `RNNModel` (encoder → rnn → decoder), so its weights load into that model:
  *
  *   encoder.weight      [V, E]        token embedding (token input only)
- *   rnn.weight_ih_l{k}  [G·H, I_k]    I_0 = E (or the dense input size), I_k = H above
+ *   rnn.weight_ih_l{k}  [G·H, I_k]    I_0 = E (or the dense input size), I_k = D·H above
  *   rnn.weight_hh_l{k}  [G·H, H]
  *   rnn.bias_ih_l{k}    [G·H]
  *   rnn.bias_hh_l{k}    [G·H]
- *   decoder.weight      [O, H]        linear output head
+ *   rnn.weight_ch_l{k}  [P·H, H]      peephole LSTM only (no PyTorch counterpart)
+ *   rnn.*_l{k}_reverse                bidirectional only: the same four (five) for the
+ *                                     backward direction, after the forward ones of layer k
+ *   decoder.weight      [O, D·H]      linear output head
  *   decoder.bias        [O]
  *
- * G = 1 (RNN), 4 (LSTM, gates i,f,g,o) or 3 (GRU, gates r,z,n). Initialisation
- * follows RNNModel.init_weights (encoder and decoder U(−0.1, 0.1), decoder bias 0)
- * and nn.LSTM/GRU/RNN.reset_parameters (every rnn tensor U(−1/√H, 1/√H)).
+ * G = 1 (RNN), 4 (LSTM, gates i,f,g,o; 3 with coupled gates, f,g,o) or 3 (GRU,
+ * gates r,z,n); P = 3 or 2 peephole blocks (cells/cell-config.ts); D = 2 when
+ * bidirectional, else 1. These are nn.LSTM/GRU/RNN(bidirectional=True)'s names and
+ * layouts, so a plain-cell bidirectional checkpoint loads with load_state_dict.
+ * Initialisation follows RNNModel.init_weights (encoder and decoder U(−0.1, 0.1),
+ * decoder bias 0) and nn.LSTM/GRU/RNN.reset_parameters (every rnn tensor
+ * U(−1/√H, 1/√H)).
+ *
+ * Bidirectional and deep bidirectional RNN (the lecture's equations, any cell f):
+ *   s^f(1)_t = f(U^f(1) x_t + W^f(1) s^f(1)_{t−1} + b^f(1))
+ *   s^b(1)_t = f(U^b(1) x_t + W^b(1) s^b(1)_{t+1} + b^b(1))
+ *   s^f(l)_t = f(U^ff(l) s^f(l−1)_t + U^fb(l) s^b(l−1)_t + W^f(l) s^f(l)_{t−1} + b^f(l))
+ *   s^b(l)_t = f(U^bf(l) s^f(l−1)_t + U^bb(l) s^b(l−1)_t + W^b(l) s^b(l)_{t+1} + b^b(l))
+ *   y_t      = V^f(L) s^f(L)_t + V^b(L) s^b(L)_t + c        (softmax in the loss)
+ * (the slide writes s^b(l)_{t−1} in the deep backward line; the backward direction
+ * runs from the end, so it is s^b(l)_{t+1}, as in its first-layer line). Layer l's
+ * input is [s^f(l−1)_t, s^b(l−1)_t], so [U^ff U^fb] is weight_ih_l{l} and
+ * [V^f V^b] is decoder.weight, PyTorch's concatenation order. The backward
+ * direction is the plain fused window op run on the time-reversed input, its
+ * output reversed back: each direction is still one fused op.
+ *
+ * State across TBPTT windows: the backward direction's state at a window's end is
+ * s^b_{t+1} — it depends on steps after the window, which are not read yet — so it
+ * cannot be carried. A bidirectional network therefore hands back a ZERO carry:
+ * every window is an independent sequence (whole short sequences, or a
+ * bidirectional encoder inside a window); the spec requires
+ * tbptt.independentWindows with stride = window for it. Its state holds D·L
+ * entries in PyTorch's h_n order (layer k forward at 2k, backward at 2k + 1); the
+ * backward entry is its initial state at the window's last step.
  */
 import { tf } from './tf';
-import { describeCell, gateCount, hasCellState, type CellConfig } from './cells';
+import { describeCell, gateCount, hasCellState, peepholeCount, type CellConfig } from './cells';
 import { embeddingLookup } from './embedding';
 import { Rng } from './rng';
 import { recurrentLayer, type HiddenState, type LayerWeights } from './window-op';
@@ -32,6 +61,21 @@ export interface NetworkConfig {
   layers: number;
   /** Output size: the vocabulary for a language model, the target size for regression. */
   outputSize: number;
+  /**
+   * A backward direction beside the forward one in every layer (see the file comment).
+   * @defaultValue false — a causal network whose state carries across TBPTT windows
+   */
+  bidirectional?: boolean;
+}
+
+/** Directions per layer: 2 when bidirectional, else 1. */
+export function directions(cfg: Pick<NetworkConfig, 'bidirectional'>): number {
+  return cfg.bidirectional ? 2 : 1;
+}
+
+/** Name suffix of direction d: '' forward, '_reverse' backward (PyTorch's). */
+export function directionSuffix(d: number): string {
+  return d === 0 ? '' : '_reverse';
 }
 
 /** One window of input, time-major. */
@@ -48,8 +92,10 @@ export interface ParameterSpec {
 export interface ForwardOptions {
   /** Step whose state is returned as `carry` (TBPTT stride − 1). @defaultValue T − 1 */
   carryAt?: number;
-  /** Receives ‖∂L/∂h_t‖ per step for each layer when gradients are computed. */
+  /** Receives ‖∂L/∂h_t‖ per step for each layer (the forward direction) when gradients are computed. */
   onFlow?: (layer: number, flow: Float64Array) => void;
+  /** Bidirectional: ‖∂L/∂s^b_t‖ of each layer's backward direction, t in time order. */
+  onReverseFlow?: (layer: number, flow: Float64Array) => void;
   gemm?: Gemm;
   /** Who runs the window ops (selectKernel). @defaultValue the tfjs path */
   kernel?: WindowKernel;
@@ -64,7 +110,7 @@ export interface NetworkOptions {
 }
 
 export interface NetworkOutput {
-  /** Top layer's hidden states, [T, B, H]. */
+  /** Top layer's hidden states, [T, B, D·H] (forward then backward direction). */
   top: tf.Tensor3D;
   carry: NetworkState;
 }
@@ -73,17 +119,23 @@ let nextNetworkId = 0;
 
 export function parameterSpecs(cfg: NetworkConfig): ParameterSpec[] {
   const G = gateCount(cfg.cell);
+  const P = peepholeCount(cfg.cell);
   const H = cfg.hidden;
+  const D = directions(cfg);
   const specs: ParameterSpec[] = [];
   if (cfg.input.kind === 'tokens') specs.push({ name: 'encoder.weight', shape: [cfg.input.vocabSize, cfg.input.embedding] });
   for (let k = 0; k < cfg.layers; k++) {
-    const inSize = k > 0 ? H : cfg.input.kind === 'tokens' ? cfg.input.embedding : cfg.input.size;
-    specs.push({ name: `rnn.weight_ih_l${k}`, shape: [G * H, inSize] });
-    specs.push({ name: `rnn.weight_hh_l${k}`, shape: [G * H, H] });
-    specs.push({ name: `rnn.bias_ih_l${k}`, shape: [G * H] });
-    specs.push({ name: `rnn.bias_hh_l${k}`, shape: [G * H] });
+    const inSize = k > 0 ? D * H : cfg.input.kind === 'tokens' ? cfg.input.embedding : cfg.input.size;
+    for (let d = 0; d < D; d++) {
+      const sfx = `l${k}${directionSuffix(d)}`;
+      specs.push({ name: `rnn.weight_ih_${sfx}`, shape: [G * H, inSize] });
+      specs.push({ name: `rnn.weight_hh_${sfx}`, shape: [G * H, H] });
+      specs.push({ name: `rnn.bias_ih_${sfx}`, shape: [G * H] });
+      specs.push({ name: `rnn.bias_hh_${sfx}`, shape: [G * H] });
+      if (P > 0) specs.push({ name: `rnn.weight_ch_${sfx}`, shape: [P * H, H] });
+    }
   }
-  specs.push({ name: 'decoder.weight', shape: [cfg.outputSize, H] });
+  specs.push({ name: 'decoder.weight', shape: [cfg.outputSize, D * H] });
   specs.push({ name: 'decoder.bias', shape: [cfg.outputSize] });
   return specs;
 }
@@ -126,7 +178,7 @@ export class RecurrentNetwork {
   get description(): string {
     const c = this.config;
     const input = c.input.kind === 'tokens' ? `embedding ${c.input.vocabSize}×${c.input.embedding}` : `dense ${c.input.size}`;
-    return `${describeCell(c.cell)} ×${c.layers}, hidden ${c.hidden}, ${input}, output ${c.outputSize}`;
+    return `${c.bidirectional ? 'bidirectional ' : ''}${describeCell(c.cell)} ×${c.layers}, hidden ${c.hidden}, ${input}, output ${c.outputSize}`;
   }
 
   param(name: string): tf.Variable {
@@ -135,18 +187,22 @@ export class RecurrentNetwork {
     return v;
   }
 
+  /** Zero state for B streams: D·L entries, PyTorch's h_n order (layer k forward at D·k). */
   zeroState(B: number): NetworkState {
     const n = B * this.config.hidden;
     const withC = hasCellState(this.config.cell);
-    return Array.from({ length: this.config.layers }, () => ({ h: new Float32Array(n), c: withC ? new Float32Array(n) : undefined }));
+    return Array.from({ length: this.config.layers * directions(this.config) }, () => ({ h: new Float32Array(n), c: withC ? new Float32Array(n) : undefined }));
   }
 
-  layerWeights(k: number): LayerWeights {
+  /** Weights of layer k in direction d (0 forward, 1 backward). @defaultValue d = 0 */
+  layerWeights(k: number, d = 0): LayerWeights {
+    const sfx = `l${k}${directionSuffix(d)}`;
     return {
-      wIh: this.param(`rnn.weight_ih_l${k}`) as tf.Variable<tf.Rank.R2>,
-      wHh: this.param(`rnn.weight_hh_l${k}`) as tf.Variable<tf.Rank.R2>,
-      bIh: this.param(`rnn.bias_ih_l${k}`) as tf.Variable<tf.Rank.R1>,
-      bHh: this.param(`rnn.bias_hh_l${k}`) as tf.Variable<tf.Rank.R1>,
+      wIh: this.param(`rnn.weight_ih_${sfx}`) as tf.Variable<tf.Rank.R2>,
+      wHh: this.param(`rnn.weight_hh_${sfx}`) as tf.Variable<tf.Rank.R2>,
+      bIh: this.param(`rnn.bias_ih_${sfx}`) as tf.Variable<tf.Rank.R1>,
+      bHh: this.param(`rnn.bias_hh_${sfx}`) as tf.Variable<tf.Rank.R1>,
+      wCh: peepholeCount(this.config.cell) > 0 ? (this.param(`rnn.weight_ch_${sfx}`) as tf.Variable<tf.Rank.R2>) : undefined,
     };
   }
 
@@ -154,7 +210,10 @@ export class RecurrentNetwork {
   forward(input: WindowInput, state: NetworkState, opts: ForwardOptions = {}): NetworkOutput {
     const { T, B } = input;
     const H = this.config.hidden;
-    if (state.length !== this.config.layers) throw new RangeError(`state has ${state.length} layers, network has ${this.config.layers}`);
+    const D = directions(this.config);
+    if (state.length !== this.config.layers * D) {
+      throw new RangeError(`state has ${state.length} entries, network has ${this.config.layers} layers${D === 2 ? ' × 2 directions' : ''}`);
+    }
     let x: tf.Tensor3D;
     if (input.kind === 'tokens') {
       if (this.config.input.kind !== 'tokens') throw new TypeError('network takes dense input, got token ids');
@@ -167,17 +226,29 @@ export class RecurrentNetwork {
       x = tf.tensor3d(input.x, [T, B, I]);
     }
     const carry: NetworkState = [];
+    const kernel = opts.kernel ?? this.kernel;
+    const initialOf = (s: HiddenState) => ({ h: tf.tensor2d(s.h, [B, H]), c: s.c ? tf.tensor2d(s.c, [B, H]) : undefined });
     for (let k = 0; k < this.config.layers; k++) {
-      const s = state[k];
-      const initial = { h: tf.tensor2d(s.h, [B, H]), c: s.c ? tf.tensor2d(s.c, [B, H]) : undefined };
-      const out = recurrentLayer(this.config.cell, this.layerWeights(k), x, initial, {
+      const fwd = recurrentLayer(this.config.cell, this.layerWeights(k, 0), x, initialOf(state[D * k]), {
         carryAt: opts.carryAt,
         gemm: opts.gemm,
-        kernel: opts.kernel ?? this.kernel,
+        kernel,
         onFlow: opts.onFlow ? (flow) => opts.onFlow?.(k, flow) : undefined,
       });
-      carry.push(out.carry);
-      x = out.y;
+      if (D === 1) {
+        carry.push(fwd.carry);
+        x = fwd.y;
+        continue;
+      }
+      // s^b_t reads s^b_{t+1}: the same fused op over the time-reversed input.
+      const bwd = recurrentLayer(this.config.cell, this.layerWeights(k, 1), tf.reverse(x, 0), initialOf(state[D * k + 1]), {
+        gemm: opts.gemm,
+        kernel,
+        onFlow: opts.onReverseFlow ? (flow) => opts.onReverseFlow?.(k, flow.slice().reverse()) : undefined,
+      });
+      x = tf.concat([fwd.y, tf.reverse(bwd.y, 0)], 2);
+      // Nothing crosses a window boundary (see the file comment): a zero carry.
+      carry.push(...this.zeroState(B).slice(D * k, D * k + 2));
     }
     return { top: x, carry };
   }

@@ -2,12 +2,12 @@ import { tf } from './tf';
 import { selectBackend } from './backend';
 import { recurrentLayer, WindowShapeError } from './window-op';
 import type { CellConfig } from './cells';
-import { ALL_REF_CELLS, randomArray, randomParams, referenceBackward, refCellName, relError, seededRandom, tapedWindow, type RefCell } from './testing';
+import { ALL_REF_CELLS, LSTM_VARIANT_CELLS, randomArray, randomParams, referenceBackward, refCellName, relError, seededRandom, tapedWindow, type RefCell } from './testing';
 
 function toCell(c: RefCell): CellConfig {
   if (c.cell === 'rnn') return { kind: 'rnn', activation: c.activation };
   if (c.cell === 'gru') return { kind: 'gru', variant: c.variant };
-  return { kind: 'lstm' };
+  return { kind: 'lstm', peepholes: c.peepholes, coupledGates: c.coupledGates };
 }
 
 const f32 = (a: Float64Array) => Float32Array.from(a);
@@ -28,7 +28,7 @@ function fusedGrads(c: Case, seed: number) {
   // Round to float32 first so the float64 reference sees exactly the same inputs.
   const round = (a: Float64Array) => f64(f32(a));
   const p = randomParams(c.cell, I, H, rng);
-  const params = { wIh: round(p.wIh), wHh: round(p.wHh), bIh: round(p.bIh), bHh: round(p.bHh) };
+  const params = { wIh: round(p.wIh), wHh: round(p.wHh), bIh: round(p.bIh), bHh: round(p.bHh), ...(p.wCh ? { wCh: round(p.wCh) } : {}) };
   const x = round(randomArray(T * B * I, rng));
   const h0 = round(randomArray(B * H, rng, 0.5));
   const withC = c.cell.cell === 'lstm';
@@ -47,6 +47,7 @@ function fusedGrads(c: Case, seed: number) {
     tf.tensor1d(f32(params.bHh)),
     tf.tensor2d(f32(h0), [B, H]),
     ...(c0 ? [tf.tensor2d(f32(c0), [B, H])] : []),
+    ...(params.wCh ? [tf.tensor2d(f32(params.wCh), [params.wCh.length / H, H])] : []),
   ];
   const dYt = tf.tensor3d(f32(dY), [T, B, H]);
   const dHTt = tf.tensor2d(f32(dHT), [B, H]);
@@ -57,11 +58,11 @@ function fusedGrads(c: Case, seed: number) {
     return l as tf.Scalar;
   };
   const fused = tf.grads((...a: tf.Tensor[]) => {
-    const out = recurrentLayer(toCell(c.cell), { wIh: a[1] as tf.Tensor2D, wHh: a[2] as tf.Tensor2D, bIh: a[3] as tf.Tensor1D, bHh: a[4] as tf.Tensor1D }, a[0] as tf.Tensor3D, { h: a[5] as tf.Tensor2D, c: a[6] as tf.Tensor2D | undefined });
+    const out = recurrentLayer(toCell(c.cell), { wIh: a[1] as tf.Tensor2D, wHh: a[2] as tf.Tensor2D, bIh: a[3] as tf.Tensor1D, bHh: a[4] as tf.Tensor1D, wCh: a[7] as tf.Tensor2D | undefined }, a[0] as tf.Tensor3D, { h: a[5] as tf.Tensor2D, c: a[6] as tf.Tensor2D | undefined });
     return objective(out);
   })(tensors);
   const taped = tf.grads((...a: tf.Tensor[]) =>
-    objective(tapedWindow(c.cell, { wIh: a[1] as tf.Tensor2D, wHh: a[2] as tf.Tensor2D, bIh: a[3] as tf.Tensor1D, bHh: a[4] as tf.Tensor1D }, a[0] as tf.Tensor3D, a[5] as tf.Tensor2D, a[6] as tf.Tensor2D | undefined)),
+    objective(tapedWindow(c.cell, { wIh: a[1] as tf.Tensor2D, wHh: a[2] as tf.Tensor2D, bIh: a[3] as tf.Tensor1D, bHh: a[4] as tf.Tensor1D, wCh: a[7] as tf.Tensor2D | undefined }, a[0] as tf.Tensor3D, a[5] as tf.Tensor2D, a[6] as tf.Tensor2D | undefined)),
   )(tensors);
   const read = (ts: tf.Tensor[]) => ts.map((t) => f64(t.dataSync()));
   const result = { ref, fused: read(fused), taped: read(taped) };
@@ -69,14 +70,14 @@ function fusedGrads(c: Case, seed: number) {
   return result;
 }
 
-const names = ['dX', 'dWIh', 'dWHh', 'dBIh', 'dBHh', 'dH0', 'dC0'] as const;
+const names = ['dX', 'dWIh', 'dWHh', 'dBIh', 'dBHh', 'dH0', 'dC0', 'dWCh'] as const;
 
 describe.each(['cpu', 'wasm'] as const)('fused window op on %s', (backend) => {
   beforeAll(async () => {
     await selectBackend(backend);
   });
 
-  describe.each(ALL_REF_CELLS.map((c) => [refCellName(c), c] as const))('%s', (_name, cell) => {
+  describe.each([...ALL_REF_CELLS, ...LSTM_VARIANT_CELLS].map((c) => [refCellName(c), c] as const))('%s', (_name, cell) => {
     it.each([
       [5, 3, 4, 6],
       [12, 2, 7, 3],
@@ -84,13 +85,13 @@ describe.each(['cpu', 'wasm'] as const)('fused window op on %s', (backend) => {
     ])('T=%i B=%i I=%i H=%i: gradients match the float64 reference and tfjs autodiff within 1e-4', (T, B, I, H) => {
       const before = tf.memory().numTensors;
       const { ref, fused, taped } = fusedGrads({ cell, T, B, I, H }, T * 31 + H);
-      const expected = [ref.dX, ref.dWIh, ref.dWHh, ref.dBIh, ref.dBHh, ref.dH0, ref.dC0];
+      const expected = [ref.dX, ref.dWIh, ref.dWHh, ref.dBIh, ref.dBHh, ref.dH0, ref.dC0, ref.dWCh];
       fused.forEach((g, k) => {
         const want = expected[k] as Float64Array;
         expect([names[k], relError(g, want)]).toEqual([names[k], expect.closeTo(0, 4)]);
         expect([names[k], relError(g, taped[k])]).toEqual([names[k], expect.closeTo(0, 4)]);
       });
-      expect(fused.length).toBe(cell.cell === 'lstm' ? 7 : 6);
+      expect(fused.length).toBe(cell.cell === 'lstm' ? (cell.peepholes ? 8 : 7) : 6);
       expect(tf.memory().numTensors).toBe(before);
     });
   });

@@ -15,7 +15,7 @@
  * back as plain arrays: TBPTT carries it across windows without gradient.
  */
 import { tf } from './tf';
-import { cellKernel, gateCount, hasCellState, type CellConfig } from './cells';
+import { cellKernel, describeCell, gateCount, hasCellState, peepholeCount, type CellConfig } from './cells';
 import { columnSums, type BackwardResult, type ForwardResult } from './cells/cell-kernel';
 import { TfGemm, type Gemm } from './gemm';
 import type { WindowKernel } from './kernel';
@@ -25,6 +25,8 @@ export interface LayerWeights {
   wHh: tf.Tensor2D;
   bIh: tf.Tensor1D;
   bHh: tf.Tensor1D;
+  /** W_ch [P·H, H], peephole LSTM only (lstm-variant-cell.ts). */
+  wCh?: tf.Tensor2D;
 }
 
 export interface HiddenState {
@@ -93,10 +95,15 @@ export interface InitialState {
 export function recurrentLayer(cell: CellConfig, w: LayerWeights, x: tf.Tensor3D, initial: InitialState, opts: WindowOptions = {}): LayerOutput {
   const [T, B, I] = x.shape;
   const G = gateCount(cell);
+  const P = peepholeCount(cell);
   const [gh, H] = w.wHh.shape;
   if (gh !== G * H || w.wIh.shape[0] !== G * H || w.wIh.shape[1] !== I) {
     throw new WindowShapeError(`${cell.kind} layer expects W_ih [${G}·H, ${I}] and W_hh [${G}·H, H], got W_ih [${w.wIh.shape}] and W_hh [${w.wHh.shape}]`);
   }
+  if (P > 0 && (w.wCh?.shape[0] !== P * H || w.wCh?.shape[1] !== H)) {
+    throw new WindowShapeError(`peephole LSTM layer expects W_ch [${P}·H, H] = [${P * H}, ${H}], got ${w.wCh ? `[${w.wCh.shape}]` : 'none'}`);
+  }
+  if (P === 0 && w.wCh) throw new WindowShapeError(`${describeCell(cell)} layer has no peepholes, got W_ch [${w.wCh.shape}]`);
   if (initial.h.size !== B * H) throw new WindowShapeError(`initial h must be [B, H] = [${B}, ${H}], got [${initial.h.shape}]`);
   const withC = hasCellState(cell);
   if (withC && initial.c?.size !== B * H) throw new WindowShapeError(`LSTM initial c must be [B, H] = [${B}, ${H}], got ${initial.c ? `[${initial.c.shape}]` : 'none'}`);
@@ -108,13 +115,17 @@ export function recurrentLayer(cell: CellConfig, w: LayerWeights, x: tf.Tensor3D
   const projectWithGemm = opts.kernel?.projectWithGemm ?? false;
   const dims = { T, B, H };
   let carry: HiddenState | undefined;
+  // Operands, in order: x, W_ih, W_hh, b_ih, b_hh, h0, then c0 (LSTM), then W_ch (peepholes).
+  const nInputs = 6 + (withC ? 1 : 0) + (P > 0 ? 1 : 0);
 
   const op = tf.customGrad((...args) => {
-    const [xs, wIh, wHh, bIh, bHh, h0, c0] = args.slice(0, withC ? 7 : 6) as tf.Tensor[];
-    const save = args[withC ? 7 : 6] as tf.GradSaveFunc;
+    const [xs, wIh, wHh, bIh, bHh, h0] = args.slice(0, 6) as tf.Tensor[];
+    const c0 = withC ? (args[6] as tf.Tensor) : undefined;
+    const wCh = P > 0 ? (args[nInputs - 1] as tf.Tensor) : undefined;
+    const save = args[nInputs] as tf.GradSaveFunc;
     save([xs, wIh]);
     const xProj = projectWithGemm ? projectInput(gemm, readF32(xs), T * B, readF32(wIh), G * H, I, readF32(bIh)) : projectOnTf(xs, wIh, bIh, T * B, I);
-    const rw = { wHh: readF32(wHh), bHh: readF32(bHh) };
+    const rw = { wHh: readF32(wHh), bHh: readF32(bHh), wCh: wCh ? readF32(wCh) : undefined };
     const fwd: ForwardResult = kernel.forward(gemm, dims, rw, xProj, readF32(h0), c0 ? readF32(c0) : undefined, carryAt);
     carry = { h: fwd.hCarry, c: fwd.cCarry };
     const rows = T + 1 + (withC ? 1 : 0);
@@ -137,30 +148,32 @@ export function recurrentLayer(cell: CellConfig, w: LayerWeights, x: tf.Tensor3D
         withC ? d.subarray((T + 1) * n, (T + 2) * n) : undefined,
       );
       opts.onFlow?.(back.flow);
+      // Gradients of the state operands, in operand order after h0.
+      const stateGrads = (): tf.Tensor[] => [
+        ...(withC ? [tf.tensor2d(back.dC0 as Float32Array, [B, H])] : []),
+        ...(P > 0 ? [tf.tensor2d(back.dWCh as Float32Array, [P * H, H])] : []),
+      ];
       if (projectWithGemm) {
         const wI = gemm.matrix(readF32(wIhSaved), G * H, I);
         const dX = gemm.mul(back.dXProj, T * B, wI);
         gemm.release(wI);
         const dWIh = gemm.mulTN(back.dXProj, T * B, G * H, readF32(xSaved), I);
-        const grads = [
+        return [
           tf.tensor3d(dX, [T, B, I]),
           tf.tensor2d(dWIh, [G * H, I]),
           tf.tensor2d(back.dWHh, [G * H, H]),
           tf.tensor1d(columnSums(back.dXProj, T * B, G * H)),
           tf.tensor1d(back.dBHh),
           tf.tensor2d(back.dH0, [B, H]),
+          ...stateGrads(),
         ];
-        if (withC) grads.push(tf.tensor2d(back.dC0 as Float32Array, [B, H]));
-        return grads;
       }
       return tf.tidy(() => {
         const dPre = tf.tensor2d(back.dXProj, [T * B, G * H]);
         const dX = tf.reshape(tf.matMul(dPre, wIhSaved), [T, B, I]);
         const dWIh = tf.matMul(tf.transpose(dPre), tf.reshape(xSaved, [T * B, I]));
         const dBIh = tf.sum(dPre, 0);
-        const grads = [dX, dWIh, tf.tensor2d(back.dWHh, [G * H, H]), dBIh, tf.tensor1d(back.dBHh), tf.tensor2d(back.dH0, [B, H])];
-        if (withC) grads.push(tf.tensor2d(back.dC0 as Float32Array, [B, H]));
-        return grads;
+        return [dX, dWIh, tf.tensor2d(back.dWHh, [G * H, H]), dBIh, tf.tensor1d(back.dBHh), tf.tensor2d(back.dH0, [B, H]), ...stateGrads()];
       });
     };
     return { value, gradFunc };
@@ -168,6 +181,7 @@ export function recurrentLayer(cell: CellConfig, w: LayerWeights, x: tf.Tensor3D
 
   const inputs: tf.Tensor[] = [x, w.wIh, w.wHh, w.bIh, w.bHh, initial.h];
   if (withC) inputs.push(initial.c as tf.Tensor2D);
+  if (P > 0) inputs.push(w.wCh as tf.Tensor2D);
   const packed = op(...inputs) as tf.Tensor3D;
   const out = tf.tidy(() => {
     const parts = tf.split(packed, withC ? [T, 1, 1] : [T, 1], 0);

@@ -23,6 +23,8 @@ export interface RecurrentWeights {
   wHh: Float32Array;
   /** b_hh, [G·H]. */
   bHh: Float32Array;
+  /** W_ch, [P·H, H]: the peephole LSTM's C_{t−1} columns (lstm-variant-cell.ts); absent otherwise. */
+  wCh?: Float32Array;
 }
 
 export interface ForwardResult {
@@ -43,6 +45,8 @@ export interface BackwardResult {
   dXProj: Float32Array;
   dWHh: Float32Array;
   dBHh: Float32Array;
+  /** ∂L/∂W_ch, peephole LSTM only. */
+  dWCh?: Float32Array;
   dH0: Float32Array;
   dC0?: Float32Array;
   /** ‖∂L/∂h_t‖ (Frobenius over the batch) for t = 0..T−1: the gradient flow across time. */

@@ -2,6 +2,7 @@ import type { CellConfig } from './cell-config';
 import type { CellKernel } from './cell-kernel';
 import { GruCell } from './gru-cell';
 import { LstmCell } from './lstm-cell';
+import { LstmVariantCell } from './lstm-variant-cell';
 import { RnnCell } from './rnn-cell';
 
 export * from './cell-config';
@@ -13,7 +14,7 @@ export function cellKernel(cell: CellConfig): CellKernel {
     case 'rnn':
       return new RnnCell(cell.activation);
     case 'lstm':
-      return new LstmCell();
+      return cell.peepholes || cell.coupledGates ? new LstmVariantCell(cell) : new LstmCell();
     case 'gru':
       return new GruCell(cell.variant);
   }

@@ -4,9 +4,11 @@
  *
  *   reference-f64 — float64, plain loops, forward + hand-written BPTT, itself
  *                   checked against finite differences;
- *   taped-tf      — the same cells as ordinary tfjs ops, differentiated by tfjs.
+ *   taped-tf      — the same cells as ordinary tfjs ops, differentiated by tfjs;
+ *   reference-f64-bidirectional / taped-tf-bidirectional — the same two for a deep
+ *                   (bidirectional) network of those cells.
  */
-export { ALL_REF_CELLS, gateCount, refCellName } from './ref-cell';
+export { ALL_REF_CELLS, LSTM_VARIANT_CELLS, gateCount, peepholeCount, refCellName } from './ref-cell';
 export type { RefCell, RefDims, RefParams } from './ref-cell';
 export { referenceBackward, referenceForward } from './reference-f64';
 export type { RefBackward, RefForward, RefParamGrads } from './reference-f64';
@@ -16,3 +18,7 @@ export { randomArray, randomParams, seededRandom } from './seeded-random';
 export type { Rng } from './seeded-random';
 export { tapedWindow } from './taped-tf';
 export type { TapedParams, TapedWindowResult } from './taped-tf';
+export { referenceDeepBackward, referenceDeepForward } from './reference-f64-bidirectional';
+export type { DeepRefBackward, DeepRefDims, DeepRefForward } from './reference-f64-bidirectional';
+export { tapedDeepNetwork } from './taped-tf-bidirectional';
+export type { TapedWindowOptions } from './taped-tf';

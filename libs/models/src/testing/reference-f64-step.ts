@@ -19,6 +19,8 @@ export interface RefParamGrads {
   dWHh: Float64Array;
   dBIh: Float64Array;
   dBHh: Float64Array;
+  /** Peephole lstm only. */
+  dWCh?: Float64Array;
 }
 
 /** Gradients flowing out of a step into the previous state. */

@@ -1,5 +1,5 @@
 import { finiteDifference } from './finite-difference';
-import { ALL_REF_CELLS, RefCell, RefDims, RefParams, refCellName } from './ref-cell';
+import { ALL_REF_CELLS, LSTM_VARIANT_CELLS, RefCell, RefDims, RefParams, refCellName } from './ref-cell';
 import { referenceBackward, referenceForward } from './reference-f64';
 import { relError } from './rel-error';
 import { randomArray, randomParams, seededRandom } from './seeded-random';
@@ -13,7 +13,7 @@ function dot(a: Float64Array, b: Float64Array): number {
 describe('referenceBackward vs central finite differences of referenceForward (float64)', () => {
   const d: RefDims = { T: 4, B: 2, I: 3, H: 5 };
 
-  describe.each(ALL_REF_CELLS.map((cell) => [refCellName(cell), cell] as [string, RefCell]))('%s', (_name, cell) => {
+  describe.each([...ALL_REF_CELLS, ...LSTM_VARIANT_CELLS].map((cell) => [refCellName(cell), cell] as [string, RefCell]))('%s', (_name, cell) => {
     const rng = seededRandom(20240611);
     const lstm = cell.cell === 'lstm';
     // scale 0.5 keeps the gates away from saturation, so every path carries gradient.
@@ -50,6 +50,10 @@ describe('referenceBackward vs central finite differences of referenceForward (f
       ['dBIh', () => [back.dBIh, finiteDifference((v) => loss({ ...p, bIh: v }, x, h0, c0), p.bIh)]],
       ['dBHh', () => [back.dBHh, finiteDifference((v) => loss({ ...p, bHh: v }, x, h0, c0), p.bHh)]],
     ];
+    if (p.wCh !== undefined) {
+      const wCh = p.wCh;
+      cases.push(['dWCh', () => [back.dWCh ?? new Float64Array(0), finiteDifference((v) => loss({ ...p, wCh: v }, x, h0, c0), wCh)]]);
+    }
     if (c0 !== undefined) {
       cases.push(['dC0', () => [back.dC0 ?? new Float64Array(0), finiteDifference((v) => loss(p, x, h0, v), c0)]]);
     }

@@ -20,9 +20,10 @@
  *      parameter gradients and returns dh, dc for step t−1;
  *   4. what is left in dh, dc are dH0, dC0.
  */
-import { gateCount, RefCell, RefDims, RefParams } from './ref-cell';
+import { gateCount, peepholeCount, RefCell, RefDims, RefParams } from './ref-cell';
 import { gruStepF64 } from './reference-f64-gru';
 import { lstmStepF64 } from './reference-f64-lstm';
+import { lstmVariantStepF64 } from './reference-f64-lstm-variants';
 import { rnnStepF64 } from './reference-f64-rnn';
 import { RefParamGrads, StepF64, StepResult } from './reference-f64-step';
 
@@ -46,12 +47,13 @@ export interface RefBackward extends RefForward, RefParamGrads {
   dC0?: Float64Array;
 }
 
-function stepFor(cell: RefCell): StepF64 {
+/** The float64 step of a cell (the per-cell equations). */
+export function stepFor(cell: RefCell): StepF64 {
   switch (cell.cell) {
     case 'rnn':
       return rnnStepF64(cell.activation);
     case 'lstm':
-      return lstmStepF64;
+      return cell.peepholes || cell.coupledGates ? lstmVariantStepF64(cell) : lstmStepF64;
     case 'gru':
       return gruStepF64(cell.variant);
   }
@@ -71,6 +73,9 @@ function validate(cell: RefCell, p: RefParams, d: RefDims, x: Float64Array, h0: 
   expectLength('wHh', p.wHh, `[G·H, H] = [${rows}, ${H}]`, rows * H);
   expectLength('bIh', p.bIh, `[G·H] = [${rows}]`, rows);
   expectLength('bHh', p.bHh, `[G·H] = [${rows}]`, rows);
+  const P = peepholeCount(cell);
+  if (P > 0) expectLength('wCh', p.wCh ?? new Float64Array(0), `[P·H, H] = [${P * H}, ${H}]`, P * H * H);
+  else if (p.wCh !== undefined) throw new Error('reference: wCh is only meaningful for a peephole lstm');
   expectLength('x', x, `[T, B, I] = [${T}, ${B}, ${I}]`, T * B * I);
   expectLength('h0', h0, `[B, H] = [${B}, ${H}]`, B * H);
   if (c0 !== undefined) {
@@ -153,6 +158,7 @@ export function referenceBackward(
     dBIh: new Float64Array(p.bIh.length),
     dBHh: new Float64Array(p.bHh.length),
   };
+  if (p.wCh !== undefined) grads.dWCh = new Float64Array(p.wCh.length);
   const dX = new Float64Array(T * B * I);
   let dH: Float64Array = Float64Array.from(dHT);
   let dC: Float64Array | undefined;

@@ -2,7 +2,7 @@
  * Deterministic random numbers for tests: mulberry32 (Tommy Ettinger's 32-bit
  * generator), small and good enough to fill test tensors reproducibly.
  */
-import { gateCount, RefCell, RefParams } from './ref-cell';
+import { gateCount, peepholeCount, RefCell, RefParams } from './ref-cell';
 
 /** A generator of uniform numbers in [0, 1). */
 export type Rng = () => number;
@@ -33,10 +33,14 @@ export function randomArray(n: number, rng: Rng, scale = 1): Float64Array {
  */
 export function randomParams(cell: RefCell, I: number, H: number, rng: Rng, scale = 1 / Math.sqrt(H)): RefParams {
   const rows = gateCount(cell) * H;
-  return {
+  const p: RefParams = {
     wIh: randomArray(rows * I, rng, scale),
     wHh: randomArray(rows * H, rng, scale),
     bIh: randomArray(rows, rng, scale),
     bHh: randomArray(rows, rng, scale),
   };
+  // Drawn last, so the plain cells' parameters are unchanged by the variants' existence.
+  const P = peepholeCount(cell);
+  if (P > 0) p.wCh = randomArray(P * H * H, rng, scale);
+  return p;
 }

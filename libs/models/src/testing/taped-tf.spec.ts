@@ -1,6 +1,6 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { ALL_REF_CELLS, RefCell, RefDims, refCellName } from './ref-cell';
+import { ALL_REF_CELLS, LSTM_VARIANT_CELLS, RefCell, RefDims, refCellName } from './ref-cell';
 import { referenceBackward } from './reference-f64';
 import { relError } from './rel-error';
 import { randomArray, randomParams, seededRandom } from './seeded-random';
@@ -23,11 +23,12 @@ describe('tapedWindow (float32, cpu) vs the float64 reference', () => {
   const d: RefDims = { T: 4, B: 2, I: 3, H: 5 };
   const { T, B, I, H } = d;
 
-  describe.each(ALL_REF_CELLS.map((cell) => [refCellName(cell), cell] as [string, RefCell]))('%s', (_name, cell) => {
+  describe.each([...ALL_REF_CELLS, ...LSTM_VARIANT_CELLS].map((cell) => [refCellName(cell), cell] as [string, RefCell]))('%s', (_name, cell) => {
     const rng = seededRandom(7);
     const lstm = cell.cell === 'lstm';
     const raw = randomParams(cell, I, H, rng, 0.5);
-    const p = { wIh: f32(raw.wIh), wHh: f32(raw.wHh), bIh: f32(raw.bIh), bHh: f32(raw.bHh) };
+    const p = { wIh: f32(raw.wIh), wHh: f32(raw.wHh), bIh: f32(raw.bIh), bHh: f32(raw.bHh), ...(raw.wCh ? { wCh: f32(raw.wCh) } : {}) };
+    const peep = p.wCh !== undefined;
     const rows = p.bIh.length;
     const x = f32(randomArray(T * B * I, rng));
     const h0 = f32(randomArray(B * H, rng, 0.5));
@@ -51,13 +52,14 @@ describe('tapedWindow (float32, cpu) vs the float64 reference', () => {
           tf.tensor1d(Float32Array.from(p.bHh), 'float32'),
         ];
         if (c0 !== undefined) args.push(tf.tensor2d(Float32Array.from(c0), [B, H], 'float32'));
+        if (p.wCh !== undefined) args.push(tf.tensor2d(Float32Array.from(p.wCh), [p.wCh.length / H, H], 'float32'));
         const dYt = tf.tensor3d(Float32Array.from(dY), [T, B, H], 'float32');
         const dHTt = tf.tensor2d(Float32Array.from(dHT), [B, H], 'float32');
         const dCTt = dCT === undefined ? undefined : tf.tensor2d(Float32Array.from(dCT), [B, H], 'float32');
         const window = (a: tf.Tensor[]) =>
           tapedWindow(
             cell,
-            { wIh: a[2] as tf.Tensor2D, wHh: a[3] as tf.Tensor2D, bIh: a[4] as tf.Tensor1D, bHh: a[5] as tf.Tensor1D },
+            { wIh: a[2] as tf.Tensor2D, wHh: a[3] as tf.Tensor2D, bIh: a[4] as tf.Tensor1D, bHh: a[5] as tf.Tensor1D, wCh: a[7] as tf.Tensor2D | undefined },
             a[0] as tf.Tensor3D,
             a[1] as tf.Tensor2D,
             a[6] as tf.Tensor2D | undefined,
@@ -68,11 +70,12 @@ describe('tapedWindow (float32, cpu) vs the float64 reference', () => {
           if (dCTt !== undefined && w.cT !== undefined) l = tf.add(l, tf.sum(tf.mul(dCTt, w.cT)));
           return l as tf.Scalar;
         };
-        const [dX, dH0, dWIh, dWHh, dBIh, dBHh, dC0] = tf.grads(loss)(args);
+        const [dX, dH0, dWIh, dWHh, dBIh, dBHh, dC0, dWCh] = tf.grads(loss)(args);
         const fwd = window(args);
         const result: Record<string, tf.Tensor> = { y: fwd.y, hT: fwd.hT, dX, dH0, dWIh, dWHh, dBIh, dBHh };
         if (fwd.cT !== undefined) result.cT = fwd.cT;
         if (dC0 !== undefined) result.dC0 = dC0;
+        if (dWCh !== undefined) result.dWCh = dWCh;
         return result;
       });
       const out: Record<string, Float64Array> = {};
@@ -82,7 +85,7 @@ describe('tapedWindow (float32, cpu) vs the float64 reference', () => {
     }
 
     const forwardNames = lstm ? ['y', 'hT', 'cT'] : ['y', 'hT'];
-    const gradNames = ['dX', 'dH0', 'dWIh', 'dWHh', 'dBIh', 'dBHh', ...(lstm ? ['dC0'] : [])];
+    const gradNames = ['dX', 'dH0', 'dWIh', 'dWHh', 'dBIh', 'dBHh', ...(lstm ? ['dC0'] : []), ...(peep ? ['dWCh'] : [])];
     let taped: ReturnType<typeof runTaped>;
     beforeAll(() => {
       taped = runTaped();
@@ -116,9 +119,10 @@ describe('tapedWindow (float32, cpu) vs the float64 reference', () => {
       ] as const;
       const before = tf.memory().numTensors;
       const [wIh, wHh, bIh, bHh, xt, h0t] = inputs;
-      const r = tapedWindow(cell, { wIh, wHh, bIh, bHh }, xt, h0t);
-      expect(tf.memory().numTensors).toBe(before + (lstm ? 3 : 2));
-      tf.dispose([r.y, r.hT, ...(r.cT ? [r.cT] : []), ...inputs]);
+      const wCh = p.wCh ? tf.tensor2d(Float32Array.from(p.wCh), [p.wCh.length / H, H]) : undefined;
+      const r = tapedWindow(cell, { wIh, wHh, bIh, bHh, wCh }, xt, h0t);
+      expect(tf.memory().numTensors).toBe(before + (wCh ? 1 : 0) + (lstm ? 3 : 2));
+      tf.dispose([r.y, r.hT, ...(r.cT ? [r.cT] : []), ...inputs, ...(wCh ? [wCh] : [])]);
       expect(tf.memory().numTensors).toBe(before - inputs.length);
     });
   });

@@ -8,6 +8,8 @@
  * blocks sliced out of the stacked weight rows:
  *   rnn:  h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)
  *   lstm: i, f, g, o = σ, σ, tanh, σ of their blocks; c' = f⊙c + i⊙g; h' = o⊙tanh(c')
+ *         peepholes: i, f, o also add c W_ckᵀ (wCh blocks i, f, o; f, o when coupled)
+ *         coupled gates: blocks f, g, o only, and i = 1 − f
  *   gru:  r = σ(…_r), z = σ(…_z)
  *         reset-after:  n = tanh(x W_inᵀ + b_in + r⊙(h W_hnᵀ + b_hn))
  *         reset-before: n = tanh(x W_inᵀ + b_in + (r⊙h) W_hnᵀ + b_hn)
@@ -19,7 +21,7 @@
  */
 import '@tensorflow/tfjs-layers';
 import * as tf from '@tensorflow/tfjs-core';
-import { gateCount, RefCell } from './ref-cell';
+import { gateCount, peepholeCount, RefCell } from './ref-cell';
 
 /** Parameters as tensors, layout as in ref-cell.ts. */
 export interface TapedParams {
@@ -31,6 +33,8 @@ export interface TapedParams {
   bIh: tf.Tensor1D;
   /** [G·H] */
   bHh: tf.Tensor1D;
+  /** [P·H, H], peephole lstm only */
+  wCh?: tf.Tensor2D;
 }
 
 /** y [T, B, H], hT [B, H], cT [B, H] (lstm only). */
@@ -67,6 +71,12 @@ class GateBlocks {
     return this.affine(v, this.p.wHh, this.p.bHh, k);
   }
 
+  /** c W_ckᵀ for peephole block k (no bias). */
+  peephole(c: tf.Tensor2D, k: number): tf.Tensor2D {
+    const wk = tf.slice(this.p.wCh as tf.Tensor2D, [k * this.H, 0], [this.H, -1]);
+    return tf.matMul(c, wk, false, true);
+  }
+
   private affine(v: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, k: number): tf.Tensor2D {
     const wk = tf.slice(w, [k * this.H, 0], [this.H, -1]);
     const bk = tf.slice(b, [k * this.H], [this.H]);
@@ -83,10 +93,15 @@ function step(cell: RefCell, g: GateBlocks, x: tf.Tensor2D, { h, c }: TapedState
     }
     case 'lstm': {
       if (c === undefined) throw new Error('tapedWindow: lstm step expects the cell state c, got undefined');
-      const i = tf.sigmoid(pre(0));
-      const f = tf.sigmoid(pre(1));
-      const gg = tf.tanh(pre(2));
-      const o = tf.sigmoid(pre(3));
+      const coupled = cell.coupledGates === true;
+      // Weight blocks i, f, g, o (coupled: f, g, o); peephole blocks i, f, o (coupled: f, o).
+      const blockOf = (k: 'i' | 'f' | 'g' | 'o') => (coupled ? ['f', 'g', 'o'] : ['i', 'f', 'g', 'o']).indexOf(k);
+      const peepOf = (k: 'i' | 'f' | 'o') => (coupled ? ['f', 'o'] : ['i', 'f', 'o']).indexOf(k);
+      const gatePre = (k: 'i' | 'f' | 'o') => (cell.peepholes ? tf.add(pre(blockOf(k)), g.peephole(c, peepOf(k))) : pre(blockOf(k)));
+      const f = tf.sigmoid(gatePre('f'));
+      const i = coupled ? tf.sub(1, f) : tf.sigmoid(gatePre('i'));
+      const gg = tf.tanh(pre(blockOf('g')));
+      const o = tf.sigmoid(gatePre('o'));
       const cNext: tf.Tensor2D = tf.add(tf.mul(f, c), tf.mul(i, gg));
       return { h: tf.mul(o, tf.tanh(cNext)), c: cNext };
     }
@@ -100,13 +115,22 @@ function step(cell: RefCell, g: GateBlocks, x: tf.Tensor2D, { h, c }: TapedState
   }
 }
 
+export interface TapedWindowOptions {
+  /**
+   * Run from the last step to the first (a bidirectional network's backward
+   * direction: h_t reads h_{t+1}; h0 is the state before step T−1, hT the state
+   * after step 0). y stays in time order. @defaultValue false
+   */
+  reverse?: boolean;
+}
+
 /**
  * Runs the cell over x [T, B, I] from h0 (and c0 for lstm; zeros when omitted),
  * step by step with taped tfjs ops. Only the returned tensors survive: the
  * intermediates are released by an internal tf.tidy (under tf.grads they are
  * kept by the tape until the gradients are computed).
  */
-export function tapedWindow(cell: RefCell, p: TapedParams, x: tf.Tensor3D, h0: tf.Tensor2D, c0?: tf.Tensor2D): TapedWindowResult {
+export function tapedWindow(cell: RefCell, p: TapedParams, x: tf.Tensor3D, h0: tf.Tensor2D, c0?: tf.Tensor2D, opts: TapedWindowOptions = {}): TapedWindowResult {
   if (x.shape.length !== 3) throw new Error(`tapedWindow: x must be [T, B, I], got [${x.shape.join(', ')}]`);
   const [T, B, I] = x.shape;
   if (T < 1) throw new Error(`tapedWindow: x must have at least one time step, got T = ${T}`);
@@ -118,6 +142,11 @@ export function tapedWindow(cell: RefCell, p: TapedParams, x: tf.Tensor3D, h0: t
   expectShape('wHh', p.wHh, [rows, H], '[G·H, H]');
   expectShape('bIh', p.bIh, [rows], '[G·H]');
   expectShape('bHh', p.bHh, [rows], '[G·H]');
+  const P = peepholeCount(cell);
+  if (P > 0) {
+    if (p.wCh === undefined) throw new Error(`tapedWindow: a peephole lstm needs wCh [P·H, H] = [${P * H}, ${H}], got none`);
+    expectShape('wCh', p.wCh, [P * H, H], '[P·H, H]');
+  }
   if (c0 !== undefined) {
     if (cell.cell !== 'lstm') throw new Error(`tapedWindow: c0 is only meaningful for lstm, got one for ${cell.cell}`);
     expectShape('c0', c0, [B, H], '[B, H]');
@@ -127,12 +156,13 @@ export function tapedWindow(cell: RefCell, p: TapedParams, x: tf.Tensor3D, h0: t
     const blocks = new GateBlocks(p, H);
     // PyTorch's default: a missing lstm c0 is zeros.
     let state: TapedState = cell.cell === 'lstm' ? { h: h0, c: c0 ?? tf.zerosLike(h0) } : { h: h0 };
-    const ys: tf.Tensor2D[] = [];
+    const ys: tf.Tensor2D[] = new Array(T);
     // Slices rather than tf.unstack: Unpack's gradient breaks when T = 1.
-    for (let t = 0; t < T; t++) {
+    for (let k = 0; k < T; k++) {
+      const t = opts.reverse ? T - 1 - k : k;
       const xt = tf.reshape(tf.slice(x, [t, 0, 0], [1, B, x.shape[2]]), [B, x.shape[2]]) as tf.Tensor2D;
       state = step(cell, blocks, xt, state);
-      ys.push(state.h);
+      ys[t] = state.h;
     }
     const stacked = tf.stack(ys) as tf.Tensor3D;
     return state.c === undefined ? { y: stacked, hT: state.h } : { y: stacked, hT: state.h, cT: state.c };
