@@ -63,6 +63,8 @@ export class ExperimentSession {
   /** Gradients of the jobs run, by `${generation}:${step}`, then by first stream. */
   private readonly contributions = new Map<string, Map<number, NamedArrays>>();
   private stagedUpdate: StagedUpdate | undefined;
+  /** The network's variables lag behind `params` (a commit since the last syncNet). */
+  private netStale = false;
   private waiters: Array<() => void> = [];
 
   private constructor(
@@ -150,7 +152,8 @@ export class ExperimentSession {
   ): { grads: NamedArrays; jobs: number; missing: number[] } {
     const held = this.contributions.get(`${generation}:${step}`) ?? new Map<number, NamedArrays>();
     this.contributions.delete(`${generation}:${step}`);
-    const sum = this.zeros();
+    // The first accepted gradient is the accumulator (0 + g = g; the held gradients are released here anyway).
+    let sum: NamedArrays | undefined;
     let jobs = 0;
     const missing: number[] = [];
     for (const { firstStream, worker } of accepted) {
@@ -160,10 +163,11 @@ export class ExperimentSession {
         missing.push(firstStream);
         continue;
       }
-      accumulate(sum, g);
+      if (sum === undefined) sum = g as NamedArrays;
+      else accumulate(sum, g);
       jobs++;
     }
-    return { grads: sum, jobs, missing };
+    return { grads: sum ?? this.zeros(), jobs, missing };
   }
 
   /** Forgets the gradients held for (generation, step) (an abort). */
@@ -186,7 +190,8 @@ export class ExperimentSession {
     }
     this.stagedUpdate = undefined;
     this.params = s.params;
-    if (!s.skipped) this.writeParams();
+    // The network's variables follow lazily (syncNet): with the compute thread they are never used for compute.
+    if (!s.skipped) this.netStale = true;
     if (s.skipped) this.counters.skipped++;
     if (s.clipped) this.counters.clipped++;
     this.version = step + 1;
@@ -234,6 +239,13 @@ export class ExperimentSession {
     this.net.dispose();
     this.contributions.clear();
     this.stagedUpdate = undefined;
+  }
+
+  /** Brings the network's variables to the committed parameters (before computing with `net` on this thread). */
+  syncNet(): void {
+    if (!this.netStale) return;
+    this.writeParams();
+    this.netStale = false;
   }
 
   /** Copies the committed parameters into the network's variables (as Trainer.writeParams, without leaking the temporaries). */

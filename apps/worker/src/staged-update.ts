@@ -12,7 +12,7 @@
  * Nothing here touches the committed parameters: they change at commit only
  * (DESIGN invariant 3).
  */
-import { clipByGlobalNorm, gradientStats, scale, type NamedArrays, type Optimizer, type OptimizerState } from '@unroll/bptt';
+import { clipByGlobalNorm, type NamedArrays, type Optimizer, type OptimizerState } from '@unroll/bptt';
 
 export interface StagedUpdate {
   generation: number;
@@ -36,11 +36,29 @@ export function stageUpdate(
 ): StagedUpdate {
   if (!(count > 0)) throw new RangeError(`a step's token count must be positive, got ${count}`);
   const optimizerBefore = optimizer.state();
-  scale(reduced, 1 / count);
-  const stats = gradientStats(reduced);
-  const params: NamedArrays = new Map([...committed].map(([name, a]) => [name, Float32Array.from(a)]));
-  if (!stats.finite) return { ...ctx, params, optimizerBefore, gradNorm: stats.norm, clipped: false, skipped: true };
-  const factor = clipByGlobalNorm(reduced, stats.norm, clipNorm);
+  const norm = scaledNorm(reduced, 1 / count);
+  const params: NamedArrays = new Map([...committed].map(([name, a]) => [name, a.slice()]));
+  if (!Number.isFinite(norm)) return { ...ctx, params, optimizerBefore, gradNorm: norm, clipped: false, skipped: true };
+  const factor = clipByGlobalNorm(reduced, norm, clipNorm);
   optimizer.step(params, reduced);
-  return { ...ctx, params, optimizerBefore, gradNorm: stats.norm, clipped: factor < 1, skipped: false };
+  return { ...ctx, params, optimizerBefore, gradNorm: norm, clipped: factor < 1, skipped: false };
+}
+
+/**
+ * g ← g · factor in place, and the global norm of the result, in one pass: the same
+ * float32 products and the same float64 sums, in the same order, as scale() then
+ * gradientStats() (libs/bptt), so the bytes and the norm are Trainer.runStep's.
+ */
+export function scaledNorm(g: NamedArrays, factor: number): number {
+  let total = 0;
+  for (const a of g.values()) {
+    let s = 0;
+    for (let i = 0; i < a.length; i++) {
+      a[i] *= factor;
+      const x = a[i];
+      s += x * x;
+    }
+    total += s;
+  }
+  return Math.sqrt(total);
 }

@@ -121,6 +121,8 @@ describe('StepParticipant and the window executor', () => {
     await m.participant.receive(msg({ type: 'commit', experiment: EXP, generation: 1, step: 0 }));
     expect(m.session.version).toBe(1);
     expect(same(m.session.params, before)).toBe(false);
+    // The network's variables follow the committed parameters lazily, before the next inline window (ExperimentSession.syncNet).
+    m.session.syncNet();
     expect(same(m.session.net.snapshot(), m.session.params)).toBe(true);
     expect(m.participant.phase).toBe(MemberPhase.Ready);
   });

@@ -66,6 +66,7 @@ export class InlineWindowCompute implements WindowCompute {
   async compute(session: ExperimentSession, r: WindowRequest): Promise<WindowOutput> {
     if (session.version !== r.version) throw new Error(`experiment ${session.id}: parameters are at version ${session.version}, the window needs ${r.version}`);
     const { k2, scoredFrom, carryAt } = windowOptions(session);
+    session.syncNet();
     const out = windowGradients(session.net, session.data.train.window(r.firstStream, r.streams, r.start, k2), r.state, { loss: session.spec.spec.loss, scoredFrom, carryAt });
     return { lossSum: out.lossSum, count: out.count, grads: out.grads, carry: out.carry };
   }

@@ -7,7 +7,8 @@
  *   2. wait until the local parameters are at version `step` (commits are applied
  *      in order; a lost commit message is healed from the record);
  *   3. load the hidden state of streams [first, first + count) at step s from the
- *      HiddenStateStore (zeros at an epoch's first window);
+ *      HiddenStateStore (zeros at an epoch's first window) — read together with
+ *      the record of step 1, in one round trip;
  *   4. run the window: forward over k2 steps, loss on the newest k1, backward
  *      (then, on a worker started with --throttle-ms N, sleep N ms: a slow device);
  *   5. write the carried state under step s + 1 — a new key, never the input's;
@@ -54,6 +55,11 @@ const INLINE = new InlineWindowCompute();
 export async function executeWindow(ctx: WindowExecutorContext, job: WindowJob): Promise<WindowResult> {
   const startedAt = Date.now();
   const where = `window job ${job.experiment}/g${job.generation}/s${job.step}/streams ${job.firstStream}+${job.streams}`;
+  // The record (for the fence) and the stored state are read in one round trip: the
+  // state's key exists from the previous step's commit on. At an epoch's first window
+  // the value is ignored (zeros); a refused job simply drops it.
+  const storedRead = ctx.states.get(job.experiment, job.firstStream, job.streams, job.step);
+  storedRead.catch(() => undefined); // awaited below unless the job is refused first
   const record = await ctx.experiments.get(job.experiment);
   if (!record) throw new WindowJobRefusedError(`${where}: experiment does not exist`);
   if (job.generation !== record.generation) throw new WindowJobRefusedError(`${where}: generation ${job.generation} is not the experiment's current generation ${record.generation}`);
@@ -62,7 +68,7 @@ export async function executeWindow(ctx: WindowExecutorContext, job: WindowJob):
   const session = await ctx.session(job.experiment);
   await ctx.awaitVersion(session, job.step);
   const plan = session.schedule.windowAt(job.step);
-  const stored = plan.index === 0 ? undefined : await ctx.states.get(job.experiment, job.firstStream, job.streams, job.step);
+  const stored = plan.index === 0 ? undefined : await storedRead;
   const state = session.stateAt(job.firstStream, job.streams, job.step, stored);
   if (session.version !== job.step) throw new WindowJobRefusedError(`${where}: parameters moved to version ${session.version} while the job waited`);
 

@@ -49,8 +49,16 @@ const WINDOW_FAILURE = 'unroll-window-failure:';
  *    first runStep), processes it: it returns the children's values in job order.
  *    A child that fails for good (continueParentOnFailure) releases the parent at once;
  *    the parent job removes the children not yet started and fails, naming the child.
- * 4. runStep() hears the parent's completed/failed event on QueueEvents (listening
- *    before the flow is added, so the event cannot be missed) and resolves or rejects.
+ * 4. runStep() resolves as soon as it has heard every window job's own 'completed'
+ *    event on the windows queue's QueueEvents (the fast path: the event is written
+ *    by the same Lua call that accepts the job's result, so it carries the accepted
+ *    value; one hop instead of the parent's move to wait, the steps worker and the
+ *    steps queue's events — about 10 ms a step less, bench/cluster/RESULTS.md).
+ *    It also hears the parent's completed/failed event on the steps queue's
+ *    QueueEvents and settles on whichever comes first: a failure always arrives that
+ *    way, and so does the result of a step whose children completed before this
+ *    call listened (a re-submitted step). Both listen before the flow is added, so
+ *    neither event can be missed once the QueueEvents read their streams.
  *
  * Every job is removed when it completes or fails for good, so Redis holds only the
  * jobs in flight (plus BullMQ's per-queue metadata and a capped event stream).
@@ -100,6 +108,18 @@ export class BullWindowQueue implements WindowQueue {
     const events = producer.events as unknown as EventEmitter; // per-job events are not in BullMQ's typed listener map
     events.on(`completed:${parentId}`, onCompleted);
     events.on(`failed:${parentId}`, onFailed);
+    // The fast path (step 4 of the protocol above): every window job's own 'completed'
+    // event carries the return value BullMQ accepted; once all are in, the step is done.
+    const windowEvents = producer.windowEvents as unknown as EventEmitter;
+    const accepted = new Map<number, unknown>();
+    const onWindowCompleted = windows.map((w, i) => ({
+      name: `completed:${w.bullId}`,
+      listener: ({ returnvalue }: { returnvalue: unknown }): void => {
+        accepted.set(i, returnvalue);
+        if (accepted.size === windows.length) settle?.resolve(windows.map((_, k) => accepted.get(k)));
+      },
+    }));
+    for (const { name, listener } of onWindowCompleted) windowEvents.on(name, listener);
     this.pending.add(onClose);
     try {
       if (opts.timeoutMs !== undefined) {
@@ -141,6 +161,7 @@ export class BullWindowQueue implements WindowQueue {
       clearTimeout(timer);
       events.off(`completed:${parentId}`, onCompleted);
       events.off(`failed:${parentId}`, onFailed);
+      for (const { name, listener } of onWindowCompleted) windowEvents.off(name, listener);
       this.pending.delete(onClose);
     }
   }
@@ -187,7 +208,7 @@ export class BullWindowQueue implements WindowQueue {
     const producer = await this.producer?.catch(() => undefined);
     if (producer !== undefined) {
       await producer.worker.close();
-      await Promise.all([producer.events.close(), producer.flows.close(), producer.steps.close(), producer.windows.close()]);
+      await Promise.all([producer.events.close(), producer.windowEvents.close(), producer.flows.close(), producer.steps.close(), producer.windows.close()]);
     }
     await this.connection.quit().catch(() => this.connection.disconnect());
   }
@@ -203,6 +224,7 @@ export class BullWindowQueue implements WindowQueue {
       const windows = new Queue(this.windowsQueueName, { ...common, streams: { events: { maxLen: 1000 } } });
       const flows = new FlowProducer(common);
       const events = new QueueEvents(this.stepsQueueName, common);
+      const windowEvents = new QueueEvents(this.windowsQueueName, common);
       const worker = new Worker(this.stepsQueueName, (job: Job) => finishStep(job, `${this.opts.prefix}:${this.windowsQueueName}`), {
         ...common,
         concurrency: 64, // a step job only reads its children's values; many experiments may share the queue
@@ -213,10 +235,12 @@ export class BullWindowQueue implements WindowQueue {
       windows.on('error', onError);
       flows.on('error', onError);
       events.on('error', onError);
+      windowEvents.on('error', onError);
       worker.on('error', onError);
       events.setMaxListeners(0); // two listeners per step in flight
-      await Promise.all([steps.waitUntilReady(), windows.waitUntilReady(), flows.waitUntilReady(), events.waitUntilReady(), worker.waitUntilReady()]);
-      return { steps, windows, flows, events, worker };
+      windowEvents.setMaxListeners(0); // one listener per window job in flight
+      await Promise.all([steps.waitUntilReady(), windows.waitUntilReady(), flows.waitUntilReady(), events.waitUntilReady(), windowEvents.waitUntilReady(), worker.waitUntilReady()]);
+      return { steps, windows, flows, events, windowEvents, worker };
     })();
     return this.producer;
   }
@@ -237,6 +261,8 @@ interface StepProducer {
   windows: Queue;
   flows: FlowProducer;
   events: QueueEvents;
+  /** The windows queue's events: each window job's 'completed' (the fast path of runStep). */
+  windowEvents: QueueEvents;
   worker: Worker;
 }
 
