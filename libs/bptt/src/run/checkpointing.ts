@@ -8,13 +8,16 @@
  *                             `unroll.specHash`, `unroll.identity`
  *   step-N.state.safetensors  optimizer slots `optimizer.<slot>.<parameter>`, the
  *                             hidden state of every stream `streams.h_l{k}` /
- *                             `streams.c_l{k}` [S, H] at the start of step N;
+ *                             `streams.c_l{k}` [S, H] at the start of step N (a
+ *                             bidirectional model adds `streams.h_l{k}_reverse` /
+ *                             `streams.c_l{k}_reverse`, zero: its windows are
+ *                             independent sequences);
  *                             metadata: optimizer scalars, data cursor, RNG state,
  *                             spec hash, counters
  */
 import { createHash } from 'node:crypto';
 import { assertTensorsMatch, type CheckpointParts, type NamedTensor } from '@unroll/checkpoint';
-import type { NetworkConfig, NetworkState, ParameterSpec } from '@unroll/models';
+import { directionSuffix, directions, type NetworkConfig, type NetworkState, type ParameterSpec } from '@unroll/models';
 import { canonicalJson, specHash, type ExperimentSpec } from '@unroll/spec';
 import type { NamedArrays } from '../gradients';
 import type { OptimizerState } from '../optimizers';
@@ -67,9 +70,12 @@ export function toCheckpointParts(spec: ExperimentSpec, net: { config: NetworkCo
     stateTensors[`optimizer.${key}`] = f32(a, shapes.get(param) ?? [a.length]);
   }
   const H = net.config.hidden;
-  snap.streams.forEach((l, k) => {
-    stateTensors[`streams.h_l${k}`] = f32(l.h, [l.h.length / H, H]);
-    if (l.c) stateTensors[`streams.c_l${k}`] = f32(l.c, [l.c.length / H, H]);
+  const D = directions(net.config);
+  // State entries are in PyTorch's h_n order: layer k's direction d at D·k + d.
+  snap.streams.forEach((l, e) => {
+    const name = `l${Math.floor(e / D)}${directionSuffix(e % D)}`;
+    stateTensors[`streams.h_${name}`] = f32(l.h, [l.h.length / H, H]);
+    if (l.c) stateTensors[`streams.c_${name}`] = f32(l.c, [l.c.length / H, H]);
   });
   const stateMeta: Record<string, string> = {
     'unroll.optimizer': JSON.stringify(snap.optimizer.meta),
@@ -107,13 +113,14 @@ export function fromCheckpointParts(spec: ExperimentSpec, specs: readonly Parame
   const params = modelParams(parts, specs, source);
   const sm = parts.state.metadata;
   const slots: NamedArrays = new Map();
-  const streams: NetworkState = Array.from({ length: layers }, () => ({ h: new Float32Array(0) }));
+  const D = directions(spec.spec.model);
+  const streams: NetworkState = Array.from({ length: layers * D }, () => ({ h: new Float32Array(0) }));
   for (const [name, t] of Object.entries(parts.state.tensors)) {
     if (t.dtype !== 'F32') throw new ResumeError(`${source}: state tensor ${name} has dtype ${t.dtype}, expected F32`);
     const data = t.data as Float32Array;
-    const m = /^streams\.([hc])_l(\d+)$/.exec(name);
+    const m = /^streams\.([hc])_l(\d+)(_reverse)?$/.exec(name);
     if (name.startsWith('optimizer.')) slots.set(name.slice('optimizer.'.length), data);
-    else if (m && Number(m[2]) < layers) streams[Number(m[2])][m[1] as 'h' | 'c'] = data;
+    else if (m && Number(m[2]) < layers && (D === 2 || !m[3])) streams[D * Number(m[2]) + (m[3] ? 1 : 0)][m[1] as 'h' | 'c'] = data;
     else throw new ResumeError(`${source}: unexpected state tensor ${name}`);
   }
   const cursor = parseJson<{ step: number; epoch: number; window: number }>(sm['unroll.cursor'], 'unroll.cursor', source);

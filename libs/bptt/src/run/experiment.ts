@@ -40,7 +40,8 @@ export function cellConfig(model: Body['model']): CellConfig {
     case 'rnn':
       return { kind: 'rnn', activation: model.activation };
     case 'lstm':
-      return { kind: 'lstm' };
+      // Variant flags only when set, so a plain LSTM's config (and checkpoint metadata) is unchanged.
+      return { kind: 'lstm', ...(model.peepholes ? { peepholes: true } : {}), ...(model.coupledGates ? { coupledGates: true } : {}) };
     case 'gru':
       return { kind: 'gru', variant: model.gruVariant };
   }
@@ -110,6 +111,8 @@ export function networkConfig(spec: ExperimentSpec, data: ExperimentData): Netwo
     hidden: m.hidden,
     layers: m.layers,
     outputSize: data.outputSize,
+    // Bidirectional nets hand back a zero carry: the spec has made every window an independent sequence.
+    ...(m.bidirectional ? { bidirectional: true } : {}),
   };
 }
 

@@ -126,6 +126,22 @@ describe('parseSpec: valid specs', () => {
   });
 });
 
+describe('parseSpec: LSTM variants and bidirectional models', () => {
+  it('keeps the fields as written, and leaves them out when absent (spec hashes of older specs do not change)', () => {
+    const spec = parseSpec(
+      variant((doc) => {
+        doc.spec.model = { ...doc.spec.model, peepholes: true, coupledGates: true, bidirectional: true };
+        doc.spec.tbptt = { ...doc.spec.tbptt, independentWindows: true };
+      }),
+    ).spec;
+    expect(spec.model).toMatchObject({ cell: 'lstm', peepholes: true, coupledGates: true, bidirectional: true });
+    expect(spec.tbptt.independentWindows).toBe(true);
+    const plain = loadSpecFile(FIXTURE).spec;
+    expect(Object.keys(plain.model)).not.toContain('bidirectional');
+    expect(Object.keys(plain.tbptt)).not.toContain('independentWindows');
+  });
+});
+
 describe('parseSpec: cross-field rules name the field', () => {
   const cases: [string, (doc: Doc) => void, string][] = [
     ['stride ≤ window', (d) => (d.spec.tbptt.stride = 40), 'spec.tbptt.stride: expected an integer between 1 and window (35), got 40'],
@@ -157,6 +173,34 @@ describe('parseSpec: cross-field rules name the field', () => {
       'gruVariant only for gru',
       (d) => (d.spec.model = { cell: 'rnn', embedding: 8, hidden: 8, gruVariant: 'reset-before' }),
       'spec.model.gruVariant: only allowed with cell gru (this model has cell rnn), got "reset-before"',
+    ],
+    [
+      'peepholes only for lstm',
+      (d) => (d.spec.model = { cell: 'gru', embedding: 8, hidden: 8, peepholes: true }),
+      'spec.model.peepholes: only allowed with cell lstm (this model has cell gru), got true',
+    ],
+    [
+      'coupledGates only for lstm',
+      (d) => (d.spec.model = { cell: 'rnn', embedding: 8, hidden: 8, coupledGates: true }),
+      'spec.model.coupledGates: only allowed with cell lstm (this model has cell rnn), got true',
+    ],
+    [
+      'bidirectional needs independent windows',
+      (d) => (d.spec.model.bidirectional = true),
+      "spec.tbptt.independentWindows: expected true with model.bidirectional (a backward direction's state at a window's end depends on the steps after the window, so it cannot be carried across TBPTT windows; make each window one whole sequence: independentWindows: true, stride = window), got nothing",
+    ],
+    [
+      'bidirectional needs stride = window',
+      (d) => {
+        d.spec.model.bidirectional = true;
+        d.spec.tbptt = { ...d.spec.tbptt, independentWindows: true, stride: 5 };
+      },
+      'spec.tbptt.stride: expected window (35) with model.bidirectional: windows are independent sequences, so overlapping ones would score steps whose backward context is cut short, got 5',
+    ],
+    [
+      'independent windows only with a bidirectional model',
+      (d) => (d.spec.tbptt.independentWindows = true),
+      'spec.tbptt.independentWindows: only allowed with model.bidirectional: true for now (a causal model carries its state across windows; remove the field), got true',
     ],
     ['workers.min ≤ workers.max', (d) => (d.spec.workers = { min: 4, max: 2 }), 'spec.workers.max: expected an integer ≥ workers.min (4), got 2'],
     [
@@ -207,7 +251,7 @@ describe('parseSpec: shape errors', () => {
     const lines = linesOf(fixtureText.replace('window: 35', 'windw: 35'));
     expect(lines).toEqual([
       'spec.tbptt.window: required field is missing; expected an integer ≥ 1',
-      'spec.tbptt.windw: unknown field (did you mean "window"?); expected one of streams, window, stride, microBatch',
+      'spec.tbptt.windw: unknown field (did you mean "window"?); expected one of streams, window, stride, microBatch, independentWindows',
     ]);
   });
 
@@ -221,7 +265,7 @@ describe('parseSpec: shape errors', () => {
 
   it('does not list forbidden variant fields as allowed', () => {
     const [line] = linesOf(fixtureText.replace('layers: 2', 'layer: 2'));
-    expect(line).toBe('spec.model.layer: unknown field (did you mean "layers"?); expected one of cell, embedding, hidden, layers');
+    expect(line).toBe('spec.model.layer: unknown field (did you mean "layers"?); expected one of cell, peepholes, coupledGates, embedding, hidden, layers, bidirectional');
   });
 
   it('says what was expected and what arrived for wrong types and ranges', () => {

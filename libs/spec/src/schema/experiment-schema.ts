@@ -7,6 +7,8 @@
  * fields it reads are themselves valid (see when-valid.ts):
  *   - spec.loss: cross-entropy with dataset text; mse or sse with dataset sequence
  *   - spec.model.embedding: required with dataset text, not allowed with dataset sequence
+ *   - spec.model.bidirectional needs spec.tbptt.independentWindows: true and stride = window;
+ *     independentWindows is only allowed with a bidirectional model (see below)
  * Defaults that depend on another field are filled in after validation:
  *   - spec.checkpoint.every defaults to spec.steps
  */
@@ -113,6 +115,40 @@ const specBodySchema = z
     },
     { when: whenValid('model.cell', 'model.embedding', 'data.dataset') },
   )
+  .superRefine(
+    (spec, ctx) => {
+      const bidirectional = spec.model.bidirectional === true;
+      const independent = spec.tbptt.independentWindows === true;
+      if (bidirectional && !independent) {
+        // Why: s^b_t reads s^b_{t+1}, so the backward state at a window's end is a function
+        // of the steps after it — TBPTT cannot carry it into the next window.
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tbptt', 'independentWindows'],
+          input: spec.tbptt.independentWindows,
+          message:
+            `expected true with model.bidirectional (a backward direction's state at a window's end depends on the steps after the window, ` +
+            `so it cannot be carried across TBPTT windows; make each window one whole sequence: independentWindows: true, stride = window), got ${spec.tbptt.independentWindows ?? 'nothing'}`,
+        });
+      } else if (!bidirectional && independent) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tbptt', 'independentWindows'],
+          input: true,
+          message: 'only allowed with model.bidirectional: true for now (a causal model carries its state across windows; remove the field), got true',
+        });
+      }
+      if (bidirectional && spec.tbptt.stride !== spec.tbptt.window) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tbptt', 'stride'],
+          input: spec.tbptt.stride,
+          message: `expected window (${spec.tbptt.window}) with model.bidirectional: windows are independent sequences, so overlapping ones would score steps whose backward context is cut short, got ${spec.tbptt.stride}`,
+        });
+      }
+    },
+    { when: whenValid('model.bidirectional', 'model.cell', 'tbptt') },
+  )
   .transform((spec) => ({
     ...spec,
     checkpoint: { every: spec.checkpoint.every ?? spec.steps, keep: spec.checkpoint.keep },
@@ -132,7 +168,7 @@ export const experimentSchema = z
     description:
       'An Unroll experiment spec (apiVersion unroll/v1, kind Experiment). Rules that relate two fields ' +
       '(exactly one of data.source and data.path, stride ≤ window, microBatch divides streams, loss vs dataset, ' +
-      'embedding vs dataset, workers.min ≤ max, ' +
+      'embedding vs dataset, bidirectional needs tbptt.independentWindows and stride = window, workers.min ≤ max, ' +
       'nesterov needs momentum) are checked by parseSpec, not by this schema.',
   });
 

@@ -7,11 +7,23 @@
  *           reset-after:  n = tanh(W_in x_t + b_in + r ⊙ (W_hn h_{t-1} + b_hn))   (cuDNN, PyTorch)
  *           reset-before: n = tanh(W_in x_t + b_in + W_hn (r ⊙ h_{t-1}) + b_hn)   (the lecture's form)
  *
+ *   lstm variants (the lecture's "Variants on LSTM"):
+ *     peepholes: true     every gate reads C_{t-1} too: f_t = σ(W_f·[C_{t-1}, h_{t-1}, x_t] + b_f),
+ *                         likewise i_t and o_t (extra weight rnn.weight_ch_l{k})
+ *     coupledGates: true  input gate = 1 - forget gate: C_t = f ⊙ C_{t-1} + (1 - f) ⊙ C̃_t
+ *   bidirectional: true   every layer adds a backward direction s^b_t = f(…, s^b_{t+1}); layer l
+ *     reads both directions of layer l-1 and the output reads both of the last layer. It
+ *     needs tbptt.independentWindows (see experiment-schema.ts): a backward direction's
+ *     state at a window's end depends on steps after the window, so it cannot be carried.
+ *
+ * The boolean options are optional and absent means false; they are left out of the
+ * parsed spec when absent, so specs written before they existed keep their hash and
+ * their checkpoints still resume.
  * A variant option on the wrong cell (`activation` on an LSTM) is an error, not ignored.
  * Whether `embedding` is needed depends on the dataset; that rule lives in the experiment schema.
  */
 import { z } from 'zod';
-import { exactly, forbidden, intAtLeast, oneOf } from './field-builders';
+import { bool, exactly, forbidden, intAtLeast, oneOf } from './field-builders';
 
 /** Fields every cell has. */
 const layerSizes = {
@@ -28,7 +40,15 @@ const layerSizes = {
    * @defaultValue 1 — the smallest network that learns; stack deliberately.
    */
   layers: intAtLeast(1).default(1).describe('Stacked recurrent layers.'),
+  /**
+   * A backward direction in every layer (bidirectional / deep bidirectional RNN); needs
+   * tbptt.independentWindows: true and stride = window.
+   * @defaultValue false (absent) — a causal network, whose state carries across windows
+   */
+  bidirectional: bool().optional().describe('Add a backward direction to every layer; needs tbptt.independentWindows and stride = window. Default: false.'),
 };
+
+const lstmOnly = (cell: string) => forbidden(`only allowed with cell lstm (this model has cell ${cell})`);
 
 export const rnnModelSchema = z
   .strictObject({
@@ -40,6 +60,8 @@ export const rnnModelSchema = z
      */
     activation: oneOf(['tanh', 'relu']).default('tanh').describe('Nonlinearity of the Elman cell (rnn only).'),
     gruVariant: forbidden('only allowed with cell gru (this model has cell rnn)'),
+    peepholes: lstmOnly('rnn'),
+    coupledGates: lstmOnly('rnn'),
     ...layerSizes,
   })
   .describe('Elman RNN.');
@@ -49,6 +71,17 @@ export const lstmModelSchema = z
     cell: exactly('lstm'),
     activation: forbidden('only allowed with cell rnn (this model has cell lstm)'),
     gruVariant: forbidden('only allowed with cell gru (this model has cell lstm)'),
+    /**
+     * Peephole connections: the forget, input and output gates read C_{t-1} through a full
+     * H×H matrix each (rnn.weight_ch_l{k}); no PyTorch module has them.
+     * @defaultValue false (absent) — nn.LSTM's cell, so checkpoints load into PyTorch
+     */
+    peepholes: bool().optional().describe('Gates also read the previous cell state C_{t-1} (lstm only). Default: false.'),
+    /**
+     * Coupled forget and input gates: i_t = 1 - f_t (the i rows leave the weights).
+     * @defaultValue false (absent) — nn.LSTM's cell, so checkpoints load into PyTorch
+     */
+    coupledGates: bool().optional().describe('Input gate = 1 - forget gate (lstm only). Default: false.'),
     ...layerSizes,
   })
   .describe('Long short-term memory.');
@@ -63,6 +96,8 @@ export const gruModelSchema = z
      * kernels apply and weights load into PyTorch unchanged.
      */
     gruVariant: oneOf(['reset-after', 'reset-before']).default('reset-after').describe('Where the reset gate applies (gru only).'),
+    peepholes: lstmOnly('gru'),
+    coupledGates: lstmOnly('gru'),
     ...layerSizes,
   })
   .describe('Gated recurrent unit.');

@@ -8,9 +8,14 @@
  * TBPTT(k1 = k2)); with stride < window they overlap and each time step is trained
  * window / stride times. The batch of streams is computed in `microBatch`-sized pieces
  * whose gradients are summed, which bounds memory without changing the update.
+ *
+ * `independentWindows: true` declares that each window is a whole sequence of its own:
+ * nothing is carried from one window into the next (every window starts from a zero
+ * state). A bidirectional model needs it — its backward direction's state at a window's
+ * end would depend on steps after the window — and with it stride must equal window.
  */
 import { z } from 'zod';
-import { intAtLeast } from './field-builders';
+import { bool, intAtLeast } from './field-builders';
 import { whenValid } from './when-valid';
 
 const tbpttInputSchema = z.strictObject({
@@ -28,6 +33,12 @@ const tbpttInputSchema = z.strictObject({
    * @defaultValue streams — the whole batch at once, the fastest when it fits in memory.
    */
   microBatch: intAtLeast(1).optional().describe('Streams per forward/backward pass; must divide streams. Default: streams.'),
+  /**
+   * Every window is an independent sequence: no state is carried across windows.
+   * Required by (and, for now, only allowed with) model.bidirectional; stride must equal window.
+   * @defaultValue false (absent) — TBPTT carries the hidden state from window to window
+   */
+  independentWindows: bool().optional().describe('Each window is an independent sequence (no state carried); needs model.bidirectional and stride = window. Default: false.'),
 });
 
 export const tbpttSchema = tbpttInputSchema
@@ -62,6 +73,8 @@ export const tbpttSchema = tbpttInputSchema
     window: t.window,
     stride: t.stride ?? t.window,
     microBatch: t.microBatch ?? t.streams,
+    // Left out when absent, so specs written before the field existed keep their hash.
+    ...(t.independentWindows !== undefined ? { independentWindows: t.independentWindows } : {}),
   }))
   .describe('How the data is cut into truncated-BPTT windows.');
 
