@@ -1,5 +1,6 @@
 /**
  * Checkpoint parity with PyTorch: a checkpoint written by the real `unroll train`
+ * (plain cells, uni- and bidirectional; the LSTM variants have no PyTorch module)
  * loads into PyTorch's word_language_model RNNModel with load_state_dict(strict=True)
  * (tests/pytorch/rnn_model.py), and PyTorch's mean cross-entropy of a held-out text
  * equals `unroll eval --input` on the same checkpoint and text.
@@ -19,7 +20,8 @@ const SCRIPT = path.join(__dirname, 'rnn_model.py');
 
 /**
  * Relative tolerance between the two losses (float32 on both sides). Measured over
- * seeds 1–7 of these four cases: at most 1.3e-8 (typically 1e-9–9e-9). The brief's
+ * seeds 1–7 of the four unidirectional cases: at most 1.3e-8 (typically 1e-9–9e-9);
+ * the bidirectional cases (seed 7): 3.2e-9 (2-layer LSTM) and 1.2e-8 (GRU). The brief's
  * bound was 1e-5, but that is too loose to catch a layout bug: swapping the LSTM's
  * i and f gate blocks in one weight_hh moves this loss by only ~2e-4, so keep the bound
  * near what float32 rounding explains.
@@ -78,6 +80,8 @@ interface Case {
   model: string;
   pyCell: 'lstm' | 'gru' | 'rnn_tanh' | 'rnn_relu';
   layers: number;
+  /** nn.LSTM/GRU/RNN(bidirectional=True): windows are independent sequences on both sides. */
+  bidirectional?: boolean;
 }
 
 const EMBEDDING = 8;
@@ -89,6 +93,8 @@ const CASES: Case[] = [
   { name: 'gru-reset-after', model: `{cell: gru, gruVariant: reset-after, embedding: ${EMBEDDING}, hidden: ${HIDDEN}, layers: 1}`, pyCell: 'gru', layers: 1 },
   { name: 'rnn-tanh', model: `{cell: rnn, activation: tanh, embedding: ${EMBEDDING}, hidden: ${HIDDEN}, layers: 1}`, pyCell: 'rnn_tanh', layers: 1 },
   { name: 'rnn-relu', model: `{cell: rnn, activation: relu, embedding: ${EMBEDDING}, hidden: ${HIDDEN}, layers: 1}`, pyCell: 'rnn_relu', layers: 1 },
+  { name: 'lstm-2-bidirectional', model: `{cell: lstm, embedding: ${EMBEDDING}, hidden: ${HIDDEN}, layers: 2, bidirectional: true}`, pyCell: 'lstm', layers: 2, bidirectional: true },
+  { name: 'gru-bidirectional', model: `{cell: gru, embedding: ${EMBEDDING}, hidden: ${HIDDEN}, layers: 1, bidirectional: true}`, pyCell: 'gru', layers: 1, bidirectional: true },
 ];
 
 function specYaml(c: Case): string {
@@ -101,7 +107,7 @@ function specYaml(c: Case): string {
     '  seed: 7',
     '  data: {dataset: text, path: corpus.txt, validationFraction: 0.1}',
     `  model: ${c.model}`,
-    `  tbptt: {streams: 4, window: ${WINDOW}, stride: ${WINDOW}, microBatch: 4}`,
+    `  tbptt: {streams: 4, window: ${WINDOW}, stride: ${WINDOW}, microBatch: 4${c.bidirectional ? ', independentWindows: true' : ''}}`,
     '  loss: cross-entropy',
     // A large step so 5 steps move the weights well away from their initialisation.
     '  optimizer: {name: adam, lr: 0.02}',
@@ -148,7 +154,8 @@ function unrollEval(spec: string, checkpoint: string): Promise<Run> {
 }
 
 function pytorchScore(c: Case, checkpoint: string): Promise<Run> {
-  return run(PYTHON, [SCRIPT, checkpoint, path.join(dataRoot, HELDOUT), '--cell', c.pyCell, '--embedding', String(EMBEDDING), '--hidden', String(HIDDEN), '--layers', String(c.layers)]);
+  const bidirectional = c.bidirectional ? ['--bidirectional', '--window', String(WINDOW)] : [];
+  return run(PYTHON, [SCRIPT, checkpoint, path.join(dataRoot, HELDOUT), '--cell', c.pyCell, '--embedding', String(EMBEDDING), '--hidden', String(HIDDEN), '--layers', String(c.layers), ...bidirectional]);
 }
 
 interface Score {

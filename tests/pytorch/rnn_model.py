@@ -7,11 +7,17 @@ RNNModel is PyTorch's examples/word_language_model/model.py RNNModel, written ou
 bytes) and loaded with model.load_state_dict(state, strict=True).
 
   /usr/bin/python3 rnn_model.py CHECKPOINT TEXT --cell lstm|gru|rnn_tanh|rnn_relu \
-      --embedding E --hidden H --layers L [--dtype float32|float64]
+      --embedding E --hidden H --layers L [--dtype float32|float64] \
+      [--bidirectional --window W]
 
 prints {"loss", "tokens", "vocab"} as JSON: mean cross-entropy of TEXT scored as one
 stream from a zero hidden state, every position after the first predicted — what
 `unroll eval --input` reports. A strict-loading failure exits 3 with PyTorch's message.
+
+--bidirectional builds nn.LSTM/GRU/RNN(bidirectional=True) (weights
+weight_ih_l{k}_reverse, …; decoder Linear(2H, V)) and scores TEXT in consecutive
+chunks of W inputs, each from a zero state: an Unroll bidirectional model's windows
+are independent sequences (tbptt.independentWindows), so that is what unroll eval does.
 """
 
 import argparse
@@ -43,16 +49,17 @@ DTYPES = {
 class RNNModel(nn.Module):
     """Container module with an encoder, a recurrent module, and a decoder."""
 
-    def __init__(self, rnn_type, ntoken, ninp, nhid, nlayers):
+    def __init__(self, rnn_type, ntoken, ninp, nhid, nlayers, bidirectional=False):
         super().__init__()
         self.ntoken = ntoken
         self.encoder = nn.Embedding(ntoken, ninp)
         if rnn_type in ("LSTM", "GRU"):
-            self.rnn = getattr(nn, rnn_type)(ninp, nhid, nlayers, dropout=0.0)
+            self.rnn = getattr(nn, rnn_type)(ninp, nhid, nlayers, dropout=0.0, bidirectional=bidirectional)
         else:
             nonlinearity = {"RNN_TANH": "tanh", "RNN_RELU": "relu"}[rnn_type]
-            self.rnn = nn.RNN(ninp, nhid, nlayers, nonlinearity=nonlinearity, dropout=0.0)
-        self.decoder = nn.Linear(nhid, ntoken)
+            self.rnn = nn.RNN(ninp, nhid, nlayers, nonlinearity=nonlinearity, dropout=0.0, bidirectional=bidirectional)
+        self.directions = 2 if bidirectional else 1
+        self.decoder = nn.Linear(self.directions * nhid, ntoken)
         self.rnn_type = rnn_type
         self.nhid = nhid
         self.nlayers = nlayers
@@ -65,9 +72,10 @@ class RNNModel(nn.Module):
 
     def init_hidden(self, bsz):
         weight = next(self.parameters())
+        n = self.nlayers * self.directions
         if self.rnn_type == "LSTM":
-            return (weight.new_zeros(self.nlayers, bsz, self.nhid), weight.new_zeros(self.nlayers, bsz, self.nhid))
-        return weight.new_zeros(self.nlayers, bsz, self.nhid)
+            return (weight.new_zeros(n, bsz, self.nhid), weight.new_zeros(n, bsz, self.nhid))
+        return weight.new_zeros(n, bsz, self.nhid)
 
 
 def read_safetensors(path):
@@ -90,12 +98,12 @@ def read_safetensors(path):
     return state, metadata
 
 
-def load_checkpoint(path, cell, embedding, hidden, layers):
+def load_checkpoint(path, cell, embedding, hidden, layers, bidirectional=False):
     """An RNNModel holding the checkpoint's weights (strict load), and the vocab list."""
     state, metadata = read_safetensors(path)
     vocab = json.loads(metadata["vocab"])
     rnn_type = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU"}[cell]
-    model = RNNModel(rnn_type, len(vocab), embedding, hidden, layers)
+    model = RNNModel(rnn_type, len(vocab), embedding, hidden, layers, bidirectional)
     model.load_state_dict(state, strict=True)
     model.eval()
     return model, vocab
@@ -109,13 +117,17 @@ def encode(text, vocab):
 
 
 @torch.no_grad()
-def score(model, ids, dtype=torch.float32):
-    """Mean cross-entropy over every position after the first: one stream, zero state."""
+def score(model, ids, dtype=torch.float32, window=None):
+    """Mean cross-entropy over every position after the first: one stream, zero state
+    (with `window`, every chunk of `window` inputs from a zero state)."""
     model = model.to(dtype)
     data = torch.tensor(ids, dtype=torch.long).view(-1, 1)  # [T, batch 1], batch_first=False
     inputs, targets = data[:-1], data[1:].view(-1)
-    log_probs, _ = model(inputs, model.init_hidden(1))
-    nll = F.nll_loss(log_probs.double(), targets, reduction="sum").item()
+    step = window or inputs.shape[0]
+    nll = 0.0
+    for start in range(0, inputs.shape[0], step):
+        log_probs, _ = model(inputs[start : start + step], model.init_hidden(1))
+        nll += F.nll_loss(log_probs.double(), targets[start : start + step], reduction="sum").item()
     return nll / targets.numel(), targets.numel()
 
 
@@ -128,15 +140,19 @@ def main(argv):
     p.add_argument("--hidden", type=int, required=True)
     p.add_argument("--layers", type=int, required=True)
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--bidirectional", action="store_true")
+    p.add_argument("--window", type=int, help="score chunks of this many inputs, each from a zero state (required with --bidirectional)")
     a = p.parse_args(argv)
+    if a.bidirectional and not a.window:
+        p.error("--bidirectional needs --window (the spec's tbptt.window)")
     try:
-        model, vocab = load_checkpoint(a.checkpoint, a.cell, a.embedding, a.hidden, a.layers)
+        model, vocab = load_checkpoint(a.checkpoint, a.cell, a.embedding, a.hidden, a.layers, a.bidirectional)
     except RuntimeError as e:
         print(f"load_state_dict(strict=True) failed: {e}", file=sys.stderr)
         return 3
     with open(a.text, encoding="utf-8") as f:
         ids = encode(f.read(), vocab)
-    loss, tokens = score(model, ids, getattr(torch, a.dtype))
+    loss, tokens = score(model, ids, getattr(torch, a.dtype), a.window if a.bidirectional else None)
     print(json.dumps({"loss": loss, "tokens": tokens, "bitsPerToken": loss / math.log(2), "vocab": len(vocab)}))
     return 0
 
