@@ -29,6 +29,7 @@ import {
   type ExperimentData,
   type NamedArrays,
   type Optimizer,
+  type OptimizerState,
 } from '@unroll/bptt';
 import { Rng, tf, type NetworkState, type RecurrentNetwork } from '@unroll/models';
 import { parseSpec, type ExperimentSpec } from '@unroll/spec';
@@ -51,6 +52,13 @@ export class VersionTimeoutError extends SessionError {}
 /** The coordinator accepted a job's result from this worker, but this worker holds no gradient for it (it was dropped). */
 export class MissingContributionError extends SessionError {}
 
+/** What prepareStaging copies ahead of a staging at `version`. */
+export interface PreparedStaging {
+  version: number;
+  optimizerBefore: OptimizerState;
+  params: NamedArrays;
+}
+
 export class ExperimentSession {
   readonly schedule: TbpttSchedule;
   /** Committed parameters, version `version`. */
@@ -63,8 +71,16 @@ export class ExperimentSession {
   /** Gradients of the jobs run, by `${generation}:${step}`, then by first stream. */
   private readonly contributions = new Map<string, Map<number, NamedArrays>>();
   private stagedUpdate: StagedUpdate | undefined;
+  /**
+   * Whether a commit leaves the network's variables behind until syncNet (set by a
+   * worker whose windows run on the compute thread, which holds its own network):
+   * saves copying every parameter into tfjs on the event loop at each commit.
+   */
+  lazyNet = false;
   /** The network's variables lag behind `params` (a commit since the last syncNet). */
   private netStale = false;
+  /** Copies taken ahead of the next staging (prepareStaging), for the version they were taken at. */
+  private prepared: PreparedStaging | undefined;
   private waiters: Array<() => void> = [];
 
   private constructor(
@@ -175,6 +191,29 @@ export class ExperimentSession {
     this.contributions.delete(`${generation}:${step}`);
   }
 
+  /**
+   * Takes ahead of time the copies the next staging needs — the optimizer's state
+   * before the update (for a rollback) and a copy of the committed parameters to
+   * update — so that they are off the critical path of the step: the executor calls
+   * this while a window computes on the compute thread and the event loop is idle.
+   * Both stay valid until the parameters or the optimizer change (commit, rollback).
+   */
+  prepareStaging(): void {
+    if (this.stagedUpdate || this.prepared?.version === this.version) return;
+    this.prepared = {
+      version: this.version,
+      optimizerBefore: this.optimizer.state(),
+      params: new Map([...this.params].map(([name, a]) => [name, a.slice()])),
+    };
+  }
+
+  /** The copies prepared for staging at the current version, handed out once; undefined when none are valid. */
+  takePrepared(): PreparedStaging | undefined {
+    const p = this.prepared;
+    this.prepared = undefined;
+    return p !== undefined && p.version === this.version && !this.stagedUpdate ? p : undefined;
+  }
+
   /** Keeps the staged update of step `version` until its commit or abort. */
   stage(update: StagedUpdate): void {
     if (update.step !== this.version) throw new SessionError(`cannot stage step ${update.step}: parameters are at version ${this.version}`);
@@ -190,8 +229,11 @@ export class ExperimentSession {
     }
     this.stagedUpdate = undefined;
     this.params = s.params;
-    // The network's variables follow lazily (syncNet): with the compute thread they are never used for compute.
-    if (!s.skipped) this.netStale = true;
+    // With the compute thread the network's variables are never computed with here: they follow lazily (syncNet).
+    if (!s.skipped) {
+      if (this.lazyNet) this.netStale = true;
+      else this.writeParams();
+    }
     if (s.skipped) this.counters.skipped++;
     if (s.clipped) this.counters.clipped++;
     this.version = step + 1;
@@ -206,6 +248,7 @@ export class ExperimentSession {
     if (!this.stagedUpdate) return;
     this.optimizer.load(this.stagedUpdate.optimizerBefore);
     this.stagedUpdate = undefined;
+    this.prepared = undefined;
   }
 
   /** Forgets the gradients of generations older than `generation`: their partial work is redone (DESIGN invariant 3). */

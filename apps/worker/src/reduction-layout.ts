@@ -37,9 +37,23 @@ const MASK = (1 << BITS) - 1;
 
 /** The fingerprint of a (name, length) list, as WORDS integers below 2^BITS. */
 export function layoutFingerprint(layout: ReadonlyArray<readonly [string, number]>): Float32Array {
-  // FNV-1a over the UTF-16 code units of "name:length;…", 64-bit in BigInt (run once per step; a few hundred units).
+  const text = layout.map(([name, n]) => `${name}:${n};`).join('');
+  let words = FINGERPRINTS.get(text);
+  if (words === undefined) {
+    words = fnvWords(text);
+    if (FINGERPRINTS.size >= 64) FINGERPRINTS.clear();
+    FINGERPRINTS.set(text, words);
+  }
+  return Float32Array.from(words);
+}
+
+/** Fingerprints by layout text: a worker reduces the same layout every step (BigInt hashing is slow). */
+const FINGERPRINTS = new Map<string, Float32Array>();
+
+function fnvWords(text: string): Float32Array {
+  // FNV-1a over the UTF-16 code units of "name:length;…", 64-bit in BigInt (a few hundred units).
   let h = 0xcbf29ce484222325n;
-  for (const ch of layout.map(([name, n]) => `${name}:${n};`).join('')) {
+  for (const ch of text) {
     h ^= BigInt(ch.charCodeAt(0));
     h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
   }

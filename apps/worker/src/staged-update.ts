@@ -7,7 +7,8 @@
  *   2. ‖g‖, per-layer norms; a non-finite ‖g‖ skips the step (nothing changes, counted)
  *   3. clip g to clipNorm (torch clip_grad_norm_)
  *   4. p' ← optimizer(p, g) on a COPY of p; the optimizer's slots before the update
- *      are kept so that an aborted step leaves it exactly as it was
+ *      are kept so that an aborted step leaves it exactly as it was (both copies
+ *      are usually taken ahead, while a window computes: prepareStaging)
  *
  * Nothing here touches the committed parameters: they change at commit only
  * (DESIGN invariant 3).
@@ -33,11 +34,13 @@ export function stageUpdate(
   reduced: NamedArrays,
   count: number,
   clipNorm: number | undefined,
+  /** The optimizer's state and a copy of `committed`, taken ahead (ExperimentSession.prepareStaging); taken here when absent. */
+  prepared?: { optimizerBefore: OptimizerState; params: NamedArrays },
 ): StagedUpdate {
   if (!(count > 0)) throw new RangeError(`a step's token count must be positive, got ${count}`);
-  const optimizerBefore = optimizer.state();
+  const optimizerBefore = prepared?.optimizerBefore ?? optimizer.state();
   const norm = scaledNorm(reduced, 1 / count);
-  const params: NamedArrays = new Map([...committed].map(([name, a]) => [name, a.slice()]));
+  const params: NamedArrays = prepared?.params ?? new Map([...committed].map(([name, a]) => [name, a.slice()]));
   if (!Number.isFinite(norm)) return { ...ctx, params, optimizerBefore, gradNorm: norm, clipped: false, skipped: true };
   const factor = clipByGlobalNorm(reduced, norm, clipNorm);
   optimizer.step(params, reduced);

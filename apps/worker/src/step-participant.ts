@@ -189,7 +189,7 @@ export class StepParticipant {
         if (missing.length > 0) {
           throw new MissingContributionError(`the results of jobs ${missing.map((f) => `${generation}/${step}/streams ${f}+`).join(', ')} were accepted from ${this.ctx.workerId}, which holds no gradient for them`);
         }
-        const update = stageUpdate({ generation, step }, s.params, s.optimizer, grads, count, s.spec.spec.clipNorm ?? undefined);
+        const update = stageUpdate({ generation, step }, s.params, s.optimizer, grads, count, s.spec.spec.clipNorm ?? undefined, s.takePrepared());
         s.stage(update);
         const timings = { reduceSeconds: (t1 - t0) / 1000, applySeconds: (performance.now() - t1) / 1000 };
         report = this.report(generation, step, { ok: true, gradNorm: update.gradNorm, skipped: update.skipped, ...timings });

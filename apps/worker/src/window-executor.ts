@@ -73,7 +73,10 @@ export async function executeWindow(ctx: WindowExecutorContext, job: WindowJob):
   if (session.version !== job.step) throw new WindowJobRefusedError(`${where}: parameters moved to version ${session.version} while the job waited`);
 
   const t0 = performance.now();
-  const out = await (ctx.compute ?? INLINE).compute(session, { firstStream: job.firstStream, streams: job.streams, start: plan.start, version: job.step, state });
+  const computing = (ctx.compute ?? INLINE).compute(session, { firstStream: job.firstStream, streams: job.streams, start: plan.start, version: job.step, state });
+  // While the window computes (on the compute thread), copy what the step's staging will need.
+  const preparing = setImmediate(() => session.prepareStaging());
+  const out = await computing.finally(() => clearImmediate(preparing));
   // A throttled worker emulates a slower device: the window takes longer, the event loop stays free.
   if (ctx.throttleMs) await new Promise((resolve) => setTimeout(resolve, ctx.throttleMs));
   const computeSeconds = (performance.now() - t0) / 1000;

@@ -179,6 +179,7 @@ export class WorkerNode {
       throw new Error(`experiment ${id} is at step ${record.step}; joining a run in progress needs its parameters from a member (state transfer), which this worker does not do yet`);
     }
     const session = ExperimentSession.load(id, record.specYaml, this.options.dataRoot);
+    session.lazyNet = this.options.compute === 'thread';
     const participant = new StepParticipant(session, {
       workerId: this.id,
       bus: this.deps.bus,
