@@ -14,6 +14,7 @@ const sigmoid = (a: number): number => 1 / (1 + Math.exp(-a));
 
 /** One step of one unit, through both references: [h', c'] from each. */
 function oneStep(cell: RefCell, p: RefParams, x: number, h: number, c?: number): { f64: number[]; taped: number[] } {
+  const P = p.wCh?.length ?? 0;
   const d = { T: 1, B: 1, I: 1, H: 1 };
   const c0 = c === undefined ? undefined : Float64Array.of(c);
   const ref = referenceForward(cell, p, d, Float64Array.of(x), Float64Array.of(h), c0);
@@ -27,6 +28,7 @@ function oneStep(cell: RefCell, p: RefParams, x: number, h: number, c?: number):
         wHh: tf.tensor2d(Float32Array.from(p.wHh), [G, 1]),
         bIh: tf.tensor1d(Float32Array.from(p.bIh)),
         bHh: tf.tensor1d(Float32Array.from(p.bHh)),
+        wCh: p.wCh ? tf.tensor2d(Float32Array.from(p.wCh), [P, 1]) : undefined,
       },
       tf.tensor3d([[[x]]]),
       tf.tensor2d([[h]]),
@@ -69,6 +71,28 @@ describe('cell conventions', () => {
     const cNext = sigmoid(bf + 0.05) * c0 + sigmoid(bi + 0.05) * Math.tanh(bg + 0.05);
     const hNext = sigmoid(bo + 0.05) * Math.tanh(cNext);
     expectBoth(oneStep({ cell: 'lstm' }, p, 0.3, -0.2, c0), [hNext, cNext]);
+  });
+
+  it('lstm coupled gates: rows f, g, o and i = 1 − f', () => {
+    const [bf, bg, bo] = [-0.7, 0.9, 0.4];
+    const p = { wIh: new Float64Array(3), wHh: new Float64Array(3), bIh: Float64Array.of(bf, bg, bo), bHh: new Float64Array(3) };
+    const c0 = 0.6;
+    const f = sigmoid(bf);
+    const cNext = f * c0 + (1 - f) * Math.tanh(bg);
+    expectBoth(oneStep({ cell: 'lstm', coupledGates: true }, p, 0.3, -0.2, c0), [sigmoid(bo) * Math.tanh(cNext), cNext]);
+  });
+
+  it('lstm peepholes: W_ch rows i, f, o read C_{t−1} (the output gate too), no bias; with coupled gates rows f, o', () => {
+    const [bi, bf, bg, bo] = [0.1, -0.7, 0.9, 0.4];
+    const [wi, wf, wo] = [0.5, -1.5, 2];
+    const c0 = 0.6;
+    const p = { wIh: new Float64Array(4), wHh: new Float64Array(4), bIh: Float64Array.of(bi, bf, bg, bo), bHh: new Float64Array(4), wCh: Float64Array.of(wi, wf, wo) };
+    const cNext = sigmoid(bf + wf * c0) * c0 + sigmoid(bi + wi * c0) * Math.tanh(bg);
+    expectBoth(oneStep({ cell: 'lstm', peepholes: true }, p, 0.3, -0.2, c0), [sigmoid(bo + wo * c0) * Math.tanh(cNext), cNext]);
+    const q = { wIh: new Float64Array(3), wHh: new Float64Array(3), bIh: Float64Array.of(bf, bg, bo), bHh: new Float64Array(3), wCh: Float64Array.of(wf, wo) };
+    const f = sigmoid(bf + wf * c0);
+    const cq = f * c0 + (1 - f) * Math.tanh(bg);
+    expectBoth(oneStep({ cell: 'lstm', peepholes: true, coupledGates: true }, q, 0.3, -0.2, c0), [sigmoid(bo + wo * c0) * Math.tanh(cq), cq]);
   });
 
   describe('gru: gate rows r, z, n; h\' = (1 − z)⊙n + z⊙h', () => {
