@@ -38,6 +38,8 @@ describe('layerOf', () => {
     ['rnn.bias_ih_l1', 'rnn.l1'],
     ['rnn.bias_hh_l12', 'rnn.l12'],
     ['rnn.weight_hh_l0_reverse', 'rnn.l0_reverse'],
+    ['rnn.weight_ch_l1', 'rnn.l1'],
+    ['rnn.weight_ch_l0_reverse', 'rnn.l0_reverse'],
     ['decoder.weight', 'decoder'],
     ['decoder.bias', 'decoder'],
   ])('%s → %s', (name, layer) => {

@@ -32,7 +32,7 @@ export function scale(g: NamedArrays, factor: number): void {
 
 /** The layer a parameter belongs to, for per-layer norms: encoder, rnn.l0, rnn.l1, …, decoder. */
 export function layerOf(name: string): string {
-  const m = /^rnn\.(?:weight|bias)_(?:ih|hh)_l(\d+)(_reverse)?$/.exec(name);
+  const m = /^rnn\.(?:weight|bias)_(?:ih|hh|ch)_l(\d+)(_reverse)?$/.exec(name);
   if (m) return `rnn.l${m[1]}${m[2] ?? ''}`;
   return name.split('.')[0];
 }
