@@ -72,6 +72,8 @@ export class BullWindowQueue implements WindowQueue {
   private producer: Promise<StepProducer> | undefined;
   private readonly consumers = new Set<Worker>();
   private readonly pending = new Set<(error: Error) => void>();
+  /** The last step this instance added, by `${experiment}:${generation}`. */
+  private readonly lastAdded = new Map<string, number>();
   private closed = false;
 
   /** @param redis a connection from connectRedis(); the queue duplicates it and never closes the caller's. */
@@ -127,7 +129,14 @@ export class BullWindowQueue implements WindowQueue {
         timer = setTimeout(() => settle?.reject(new StepTimeoutError(stepId, timeoutMs)), timeoutMs);
       }
       // Listening first, then adding: the parent's event cannot slip between the two.
-      if ((await Job.fromId(producer.steps, parentId)) === undefined) {
+      // The existence check costs a round trip before the first job is handed out; it
+      // is skipped for the step right after one this instance added in the same
+      // generation (nobody else adds a generation's steps: a new coordinator opens a
+      // new generation), and made for any other (a resumed or re-submitted step).
+      const series = `${first.experiment}:${first.generation}`;
+      const fresh = this.lastAdded.get(series) === first.step - 1;
+      if (fresh || (await Job.fromId(producer.steps, parentId)) === undefined) {
+        this.lastAdded.set(series, first.step);
         const data: StepData = { windows };
         await producer.flows.add({
           name: 'step',
