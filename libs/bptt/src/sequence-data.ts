@@ -9,6 +9,18 @@ export interface WindowData {
   input: WindowInput;
   /** Class ids [T·B] (cross-entropy) or values [T·B·O] (regression), time-major. */
   targets: Int32Array | Float32Array;
+  /**
+   * Which positions are scored, [T·B] time-major, 1 scored and 0 not (a
+   * many-to-one task scores a sequence's last step only; padding is never scored).
+   * @defaultValue every position
+   */
+  mask?: Uint8Array;
+  /**
+   * Per stream [B], 1 when a new sequence starts at the window's first position:
+   * the state carried into that stream is zeroed before the window (see
+   * episode-data.ts). @defaultValue no stream resets
+   */
+  resets?: Uint8Array;
 }
 
 export interface SequenceData {

@@ -1,3 +1,6 @@
 export * from './char-vocab';
 export * from './streams';
 export * from './text-corpus';
+export * from './first-names';
+export * from './spam-assassin';
+export * from './generated-tasks';
