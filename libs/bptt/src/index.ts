@@ -1,5 +1,6 @@
 export * from './schedule';
 export * from './sequence-data';
+export * from './episode-data';
 export * from './losses';
 export * from './gradients';
 export * from './optimizers';

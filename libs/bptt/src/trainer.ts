@@ -45,7 +45,7 @@ export interface StepResult {
   step: number;
   epoch: number;
   window: number;
-  /** Mean loss over the step's scored positions. */
+  /** Mean loss over the step's scored positions; 0 when the step scored none (tokens 0). */
   loss: number;
   /** Scored positions (tokens for a language model). */
   tokens: number;
@@ -126,11 +126,16 @@ export class Trainer {
       this.store.put(first, n, step + 1, job.carry);
     }
     const t1 = performance.now();
-    scale(acc, 1 / count);
+    // A step may score nothing (a many-to-one task whose every stream is inside a
+    // sequence, before its end): no loss, no gradient, no update — the state still moves on.
+    const unscored = count === 0;
+    if (!unscored) scale(acc, 1 / count);
     const stats = gradientStats(acc);
     let clippedNorm = stats.norm;
     let clipped = false;
-    if (!stats.finite) {
+    if (unscored) {
+      // Nothing to apply; not a skipped (non-finite) step either.
+    } else if (!stats.finite) {
       this.skippedSteps++;
     } else {
       const factor = clipByGlobalNorm(acc, stats.norm, clipNorm);
@@ -143,12 +148,12 @@ export class Trainer {
     this.store.prune(step + 1);
     this.nextStep = step + 1;
     const flow: Record<string, FlowPoint[]> = {};
-    flowSq.forEach((sq, k) => (flow[`rnn.l${k}`] = flowAtLags(sq.map((v) => Math.sqrt(v) / count))));
+    if (!unscored) flowSq.forEach((sq, k) => (flow[`rnn.l${k}`] = flowAtLags(sq.map((v) => Math.sqrt(v) / count))));
     return {
       step,
       epoch: plan.epoch,
       window: plan.index,
-      loss: lossSum / count,
+      loss: unscored ? 0 : lossSum / count,
       tokens: count,
       gradNorm: stats.norm,
       clippedNorm,

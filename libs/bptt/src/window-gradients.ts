@@ -4,6 +4,12 @@
  * to host arrays. The job's output is the loss sum and its count, the gradient
  * contribution, the state to carry into the next window and the gradient flow
  * across time; nothing here changes a parameter.
+ *
+ * The window's data may narrow what is scored and where sequences start
+ * (episode-data.ts): a scored row is one of the newest k1 rows whose `mask` is 1,
+ * and a stream with `resets` 1 starts the window from a zero state whatever state
+ * was handed in. A window with no scored row has a zero gradient and count 0 (the
+ * forward still runs: its carry is the next window's state).
  */
 import { tf, type NetworkState, type RecurrentNetwork } from '@unroll/models';
 import type { NamedArrays } from './gradients';
@@ -31,6 +37,52 @@ function scoredTargets(targets: Int32Array | Float32Array, rowsFrom: number, per
   return rowsFrom === 0 ? targets : targets.subarray(rowsFrom * perRow);
 }
 
+/** The state with the rows of streams that start a new sequence zeroed. */
+export function applyResets(state: NetworkState, resets: Uint8Array | undefined): NetworkState {
+  if (!resets || !resets.includes(1)) return state;
+  const B = resets.length;
+  const zeroRows = (a: Float32Array) => {
+    const H = a.length / B;
+    const out = Float32Array.from(a);
+    resets.forEach((r, b) => r && out.fill(0, b * H, (b + 1) * H));
+    return out;
+  };
+  return state.map((l) => ({ h: zeroRows(l.h), c: l.c ? zeroRows(l.c) : undefined }));
+}
+
+/**
+ * Rows, counted from the first scored row, that the mask keeps, with their targets;
+ * undefined when every row is kept.
+ */
+function maskedRows(mask: Uint8Array | undefined, rowsFrom: number, targets: Int32Array | Float32Array, perRow: number): { rows: Int32Array; targets: Int32Array | Float32Array } | undefined {
+  if (!mask) return undefined;
+  const kept: number[] = [];
+  for (let r = rowsFrom; r < mask.length; r++) if (mask[r]) kept.push(r - rowsFrom);
+  if (kept.length === mask.length - rowsFrom) return undefined;
+  const picked = targets instanceof Int32Array ? new Int32Array(kept.length * perRow) : new Float32Array(kept.length * perRow);
+  kept.forEach((r, i) => picked.set(targets.subarray((rowsFrom + r) * perRow, (rowsFrom + r + 1) * perRow), i * perRow));
+  return { rows: Int32Array.from(kept), targets: picked };
+}
+
+/** Loss over the scored rows of the window's top-layer output. */
+function scoredLoss(net: RecurrentNetwork, kind: LossKind, top: tf.Tensor3D, data: WindowData, scoredFrom: number) {
+  const { T, B } = data.input;
+  const perRow = data.targets.length / (T * B);
+  const weight = net.param('decoder.weight') as tf.Variable<tf.Rank.R2>;
+  const bias = net.param('decoder.bias') as tf.Variable<tf.Rank.R1>;
+  const rows = scoredRows(top, scoredFrom);
+  const masked = maskedRows(data.mask, scoredFrom * B, data.targets, perRow);
+  if (!masked) return headLoss(kind, rows, weight, bias, scoredTargets(data.targets, scoredFrom * B, perRow));
+  return headLoss(kind, tf.gather(rows, masked.rows) as tf.Tensor2D, weight, bias, masked.targets);
+}
+
+/** Whether any of the newest rows from `scoredFrom` on is scored. */
+function anyScored(data: WindowData, scoredFrom: number): boolean {
+  if (!data.mask) return true;
+  for (let r = scoredFrom * data.input.B; r < data.mask.length; r++) if (data.mask[r]) return true;
+  return false;
+}
+
 /** Top-layer output rows from `scoredFrom` on, as [(T − scoredFrom)·B, H]. */
 function scoredRows(top: tf.Tensor3D, scoredFrom: number): tf.Tensor2D {
   const [T, B, H] = top.shape;
@@ -39,24 +91,18 @@ function scoredRows(top: tf.Tensor3D, scoredFrom: number): tf.Tensor2D {
 }
 
 export function windowGradients(net: RecurrentNetwork, data: WindowData, state: NetworkState, opts: WindowJobOptions): WindowGradients {
-  const { T, B } = data.input;
   const scoredFrom = opts.scoredFrom ?? 0;
+  const initial = applyResets(state, data.resets);
+  if (!anyScored(data, scoredFrom)) return unscoredWindow(net, data, initial, opts);
   const names = new Map<string, string>();
   for (const [name, v] of net.params) names.set(v.name, name);
   const flow: Float64Array[] = [];
   let carry: NetworkState = [];
   let count = 0;
   const { value, grads } = tf.variableGrads(() => {
-    const out = net.forward(data.input, state, { carryAt: opts.carryAt, onFlow: (k, f) => (flow[k] = f) });
+    const out = net.forward(data.input, initial, { carryAt: opts.carryAt, onFlow: (k, f) => (flow[k] = f) });
     carry = out.carry;
-    const perRow = data.targets.length / (T * B);
-    const loss = headLoss(
-      opts.loss,
-      scoredRows(out.top, scoredFrom),
-      net.param('decoder.weight') as tf.Variable<tf.Rank.R2>,
-      net.param('decoder.bias') as tf.Variable<tf.Rank.R1>,
-      scoredTargets(data.targets, scoredFrom * B, perRow),
-    );
+    const loss = scoredLoss(net, opts.loss, out.top, data, scoredFrom);
     count = loss.count;
     return loss.sum;
   }, [...net.params.values()]);
@@ -70,14 +116,32 @@ export function windowGradients(net: RecurrentNetwork, data: WindowData, state: 
   return { lossSum, count, grads: ordered, carry, flow };
 }
 
+/** A window that scores nothing: the forward for its carry, a zero gradient, count 0. */
+function unscoredWindow(net: RecurrentNetwork, data: WindowData, state: NetworkState, opts: WindowJobOptions): WindowGradients {
+  let carry: NetworkState = [];
+  tf.tidy(() => {
+    carry = net.forward(data.input, state, { carryAt: opts.carryAt }).carry;
+  });
+  const grads: NamedArrays = new Map();
+  for (const [name, v] of net.params) grads.set(name, new Float32Array(v.size));
+  return { lossSum: 0, count: 0, grads, carry, flow: [] };
+}
+
 /** Loss sum over one window without gradients (evaluation). */
 export function windowLoss(net: RecurrentNetwork, data: WindowData, state: NetworkState, loss: LossKind): { lossSum: number; count: number; carry: NetworkState } {
   let carry: NetworkState = [];
   let count = 0;
+  const initial = applyResets(state, data.resets);
+  if (!anyScored(data, 0)) {
+    tf.tidy(() => {
+      carry = net.forward(data.input, initial).carry;
+    });
+    return { lossSum: 0, count: 0, carry };
+  }
   const sum = tf.tidy(() => {
-    const out = net.forward(data.input, state);
+    const out = net.forward(data.input, initial);
     carry = out.carry;
-    const l = headLoss(loss, scoredRows(out.top, 0), net.param('decoder.weight') as tf.Variable<tf.Rank.R2>, net.param('decoder.bias') as tf.Variable<tf.Rank.R1>, data.targets);
+    const l = scoredLoss(net, loss, out.top, data, 0);
     count = l.count;
     return l.sum;
   });
