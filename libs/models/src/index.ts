@@ -9,3 +9,4 @@ export * from './window-op';
 export * from './embedding';
 export * from './linear-cross-entropy';
 export * from './network';
+export * from './conv';

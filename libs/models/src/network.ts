@@ -42,6 +42,12 @@
  * tbptt.independentWindows with stride = window for it. Its state holds D·L
  * entries in PyTorch's h_n order (layer k forward at 2k, backward at 2k + 1); the
  * backward entry is its initial state at the window's last step.
+ *
+ * Convolutional forms (conv/): `cnn` puts a per-frame CNN encoder (one or several
+ * heads, cnn.* tensors) between the dense input and layer 0, whose input is then
+ * the encoding; `convLstm` replaces the fully-connected layers by ConvLSTM layers
+ * (convlstm.* tensors, hidden = Hh·Ww·F, top handed out as per-pixel rows so the
+ * decoder is a 1×1 convolution — see conv/conv-lstm-network.ts).
  */
 import { tf } from './tf';
 import { describeCell, gateCount, hasCellState, peepholeCount, type CellConfig } from './cells';
@@ -50,6 +56,7 @@ import { Rng } from './rng';
 import { recurrentLayer, type HiddenState, type LayerWeights } from './window-op';
 import type { Gemm } from './gemm';
 import type { WindowKernel } from './kernel';
+import { cnnEncode, cnnOutputSize, cnnParameterSpecs, convInitialValues, convLstmParameterSpecs, convLstmStack, convLstmStateSize, type CnnEncoderConfig, type ConvLstmConfig } from './conv';
 
 export type InputConfig = { kind: 'tokens'; vocabSize: number; embedding: number } | { kind: 'dense'; size: number };
 
@@ -66,6 +73,16 @@ export interface NetworkConfig {
    * @defaultValue false — a causal network whose state carries across TBPTT windows
    */
   bidirectional?: boolean;
+  /**
+   * A per-frame CNN encoder (one head or one per sensor series) before layer 0; dense input only.
+   * @defaultValue absent — the dense input feeds layer 0 directly
+   */
+  cnn?: CnnEncoderConfig;
+  /**
+   * ConvLSTM layers instead of fully-connected ones (`cell` must be a plain lstm and
+   * `hidden` = convLstmStateSize); dense input only. @defaultValue absent
+   */
+  convLstm?: ConvLstmConfig;
 }
 
 /** Directions per layer: 2 when bidirectional, else 1. */
@@ -110,7 +127,10 @@ export interface NetworkOptions {
 }
 
 export interface NetworkOutput {
-  /** Top layer's hidden states, [T, B, D·H] (forward then backward direction). */
+  /**
+   * Top layer's hidden states, [T, B, D·H] (forward then backward direction); for a
+   * ConvLSTM network per-pixel rows [T, B·Hh·Ww, F].
+   */
   top: tf.Tensor3D;
   carry: NetworkState;
 }
@@ -118,14 +138,26 @@ export interface NetworkOutput {
 let nextNetworkId = 0;
 
 export function parameterSpecs(cfg: NetworkConfig): ParameterSpec[] {
+  if (cfg.convLstm) {
+    const expected = convLstmStateSize(cfg.convLstm);
+    if (cfg.hidden !== expected) throw new RangeError(`a ConvLSTM network's hidden must be Hh·Ww·F = ${expected}, got ${cfg.hidden}`);
+    if (cfg.cell.kind !== 'lstm' || cfg.cell.peepholes || cfg.cell.coupledGates || cfg.bidirectional || cfg.cnn || cfg.input.kind !== 'dense') {
+      throw new RangeError('a ConvLSTM network takes dense frames, cell lstm without variants, no cnn and no backward direction');
+    }
+    return [...convLstmParameterSpecs(cfg.convLstm, cfg.layers), { name: 'decoder.weight', shape: [cfg.outputSize / (cfg.convLstm.frame.height * cfg.convLstm.frame.width), cfg.convLstm.filters] }, { name: 'decoder.bias', shape: [cfg.outputSize / (cfg.convLstm.frame.height * cfg.convLstm.frame.width)] }];
+  }
   const G = gateCount(cfg.cell);
   const P = peepholeCount(cfg.cell);
   const H = cfg.hidden;
   const D = directions(cfg);
   const specs: ParameterSpec[] = [];
   if (cfg.input.kind === 'tokens') specs.push({ name: 'encoder.weight', shape: [cfg.input.vocabSize, cfg.input.embedding] });
+  if (cfg.cnn) {
+    if (cfg.input.kind !== 'dense') throw new RangeError('a CNN encoder reads dense frames, not token ids');
+    specs.push(...cnnParameterSpecs(cfg.cnn));
+  }
   for (let k = 0; k < cfg.layers; k++) {
-    const inSize = k > 0 ? D * H : cfg.input.kind === 'tokens' ? cfg.input.embedding : cfg.input.size;
+    const inSize = k > 0 ? D * H : cfg.input.kind === 'tokens' ? cfg.input.embedding : cfg.cnn ? cnnOutputSize(cfg.cnn) : cfg.input.size;
     for (let d = 0; d < D; d++) {
       const sfx = `l${k}${directionSuffix(d)}`;
       specs.push({ name: `rnn.weight_ih_${sfx}`, shape: [G * H, inSize] });
@@ -142,6 +174,8 @@ export function parameterSpecs(cfg: NetworkConfig): ParameterSpec[] {
 
 function initialValues(spec: ParameterSpec, hidden: number, rng: Rng): Float32Array {
   const n = spec.shape.reduce((a, b) => a * b, 1);
+  const conv = convInitialValues(spec, (lo, hi) => rng.uniform(lo, hi));
+  if (conv) return conv;
   const out = new Float32Array(n);
   if (spec.name === 'decoder.bias') return out;
   const bound = spec.name.startsWith('rnn.') ? 1 / Math.sqrt(hidden) : 0.1;
@@ -178,6 +212,14 @@ export class RecurrentNetwork {
   get description(): string {
     const c = this.config;
     const input = c.input.kind === 'tokens' ? `embedding ${c.input.vocabSize}×${c.input.embedding}` : `dense ${c.input.size}`;
+    if (c.convLstm) {
+      const { frame: f, filters, kernel } = c.convLstm;
+      return `convlstm ×${c.layers}, ${filters} filters, kernel ${kernel}, frames ${f.height}×${f.width}×${f.channels}, output ${c.outputSize}`;
+    }
+    if (c.cnn) {
+      const { frame: f, filters, heads } = c.cnn;
+      return `cnn(${heads ?? 1} head${(heads ?? 1) > 1 ? 's' : ''}, filters ${filters.join('-')}, frames ${f.height}×${f.width}×${f.channels}) → ${describeCell(c.cell)} ×${c.layers}, hidden ${c.hidden}, output ${c.outputSize}`;
+    }
     return `${c.bidirectional ? 'bidirectional ' : ''}${describeCell(c.cell)} ×${c.layers}, hidden ${c.hidden}, ${input}, output ${c.outputSize}`;
   }
 
@@ -215,6 +257,12 @@ export class RecurrentNetwork {
       throw new RangeError(`state has ${state.length} entries, network has ${this.config.layers} layers${D === 2 ? ' × 2 directions' : ''}`);
     }
     let x: tf.Tensor3D;
+    const convLstm = this.config.convLstm;
+    if (convLstm) {
+      if (input.kind !== 'dense') throw new TypeError('a ConvLSTM network takes dense frames, got token ids');
+      const stack = convLstmStack(convLstm, this.config.layers, (name) => this.param(name), tf.tensor3d(input.x, [T, B, input.x.length / (T * B)]), state, opts.carryAt);
+      return { top: stack.top, carry: stack.carry };
+    }
     if (input.kind === 'tokens') {
       if (this.config.input.kind !== 'tokens') throw new TypeError('network takes dense input, got token ids');
       if (input.ids.length !== T * B) throw new RangeError(`expected T·B = ${T * B} token ids, got ${input.ids.length}`);
@@ -224,6 +272,7 @@ export class RecurrentNetwork {
       const I = this.config.input.size;
       if (input.x.length !== T * B * I) throw new RangeError(`expected T·B·I = ${T * B * I} input values, got ${input.x.length}`);
       x = tf.tensor3d(input.x, [T, B, I]);
+      if (this.config.cnn) x = cnnEncode(this.config.cnn, (name) => this.param(name), x);
     }
     const carry: NetworkState = [];
     const kernel = opts.kernel ?? this.kernel;
