@@ -4,3 +4,4 @@ export * from './text-corpus';
 export * from './first-names';
 export * from './spam-assassin';
 export * from './generated-tasks';
+export * from './moving-shapes';
