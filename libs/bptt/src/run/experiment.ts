@@ -5,7 +5,7 @@
  * distributed worker.
  */
 import { readFileSync } from 'node:fs';
-import { RecurrentNetwork, Rng, type CellConfig, type NetworkConfig } from '@unroll/models';
+import { convLstmStateSize, RecurrentNetwork, Rng, type CellConfig, type NetworkConfig } from '@unroll/models';
 import { batchify, CharVocab, loadTextCorpus, splitHoldout } from '@unroll/datasets';
 import { resolveDataPath, type ExperimentSpec } from '@unroll/spec';
 import { createOptimizer, type Optimizer, type OptimizerConfig } from '../optimizers';
@@ -44,7 +44,24 @@ export function cellConfig(model: Body['model']): CellConfig {
       return { kind: 'lstm', ...(model.peepholes ? { peepholes: true } : {}), ...(model.coupledGates ? { coupledGates: true } : {}) };
     case 'gru':
       return { kind: 'gru', variant: model.gruVariant };
+    case 'convlstm':
+      // The ConvLSTM stack is an LSTM whose products are convolutions (networkConfig adds them).
+      return { kind: 'lstm' };
   }
+}
+
+/** Model fields of the convolutional forms (libs/models conv/): ConvLSTM layers or a CNN encoder. */
+function convolutionalParts(m: Body['model'], data: ExperimentData): Pick<NetworkConfig, 'hidden' | 'convLstm' | 'cnn'> | undefined {
+  const frame = m.cell === 'convlstm' ? m.frame : m.cnn?.frame;
+  if (!frame) return undefined;
+  const size = frame.height * frame.width * frame.channels;
+  if (data.inputKind !== 'dense' || data.inputSize !== size) {
+    throw new DataError(`model frame ${frame.height}×${frame.width}×${frame.channels} needs ${size} dense input values per step, the data has ${data.inputKind === 'dense' ? data.inputSize : 'token ids'}`);
+  }
+  if (m.cell !== 'convlstm') return { hidden: m.hidden, cnn: m.cnn };
+  if (data.outputSize % (frame.height * frame.width) !== 0) throw new DataError(`a ConvLSTM predicts per pixel: outputSize must be a multiple of ${frame.height}×${frame.width}, got ${data.outputSize}`);
+  const convLstm = { frame, filters: m.filters, kernel: m.kernel };
+  return { hidden: convLstmStateSize(convLstm), convLstm };
 }
 
 function parseCsv(text: string, width: number, source: string): Float32Array {
@@ -108,11 +125,12 @@ export function networkConfig(spec: ExperimentSpec, data: ExperimentData): Netwo
   return {
     cell: cellConfig(m),
     input: data.inputKind === 'tokens' ? { kind: 'tokens', vocabSize: data.inputSize, embedding: m.embedding as number } : { kind: 'dense', size: data.inputSize },
-    hidden: m.hidden,
+    hidden: m.cell === 'convlstm' ? 0 : m.hidden,
     layers: m.layers,
     outputSize: data.outputSize,
     // Bidirectional nets hand back a zero carry: the spec has made every window an independent sequence.
-    ...(m.bidirectional ? { bidirectional: true } : {}),
+    ...(m.cell !== 'convlstm' && m.bidirectional ? { bidirectional: true } : {}),
+    ...convolutionalParts(m, data),
   };
 }
 

@@ -265,7 +265,7 @@ describe('parseSpec: shape errors', () => {
 
   it('does not list forbidden variant fields as allowed', () => {
     const [line] = linesOf(fixtureText.replace('layers: 2', 'layer: 2'));
-    expect(line).toBe('spec.model.layer: unknown field (did you mean "layers"?); expected one of cell, peepholes, coupledGates, embedding, hidden, layers, bidirectional');
+    expect(line).toBe('spec.model.layer: unknown field (did you mean "layers"?); expected one of cell, peepholes, coupledGates, embedding, hidden, layers, bidirectional, cnn');
   });
 
   it('says what was expected and what arrived for wrong types and ranges', () => {
@@ -292,7 +292,7 @@ describe('parseSpec: shape errors', () => {
   });
 
   it('names bad discriminators with the allowed values', () => {
-    expect(linesOf(fixtureText.replace('cell: lstm', 'cell: transformer'))).toEqual(['spec.model.cell: expected one of rnn | lstm | gru, got "transformer"']);
+    expect(linesOf(fixtureText.replace('cell: lstm', 'cell: transformer'))).toEqual(['spec.model.cell: expected one of rnn | lstm | gru | convlstm, got "transformer"']);
     expect(linesOf(fixtureText.replace('name: adam', 'name: rmsprop'))).toEqual(['spec.optimizer.name: expected one of adam | sgd, got "rmsprop"']);
     expect(linesOf(fixtureText.replace('dataset: text', 'dataset: images'))).toEqual(['spec.data.dataset: expected one of text | sequence, got "images"']);
   });

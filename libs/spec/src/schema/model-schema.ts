@@ -16,6 +16,14 @@
  *     needs tbptt.independentWindows (see experiment-schema.ts): a backward direction's
  *     state at a window's end depends on steps after the window, so it cannot be carried.
  *
+ *   convlstm (Shi et al., 2015) convolutional input-to-state and state-to-state transitions
+ *     with Hadamard peepholes: i_t = σ(W_xi * x_t + W_hi * h_{t-1} + W_ci ⊙ C_{t-1} + b_i), f_t
+ *     likewise, o_t = σ(W_xo * x_t + W_ho * h_{t-1} + W_co ⊙ C_t + b_o); 'same' padding, `filters`
+ *     channels of h and C in every layer, a `kernel` × `kernel` kernel; each step's dense input is
+ *     one `frame` (NHWC-flattened) and the output is per pixel (a 1×1 convolution).
+ *   cnn (rnn, lstm, gru)  CNN + RNN: a per-frame CNN encoder before the first layer, one head
+ *     or one per channel group (sensor series), the heads' feature maps concatenated.
+ *
  * The boolean options are optional and absent means false; they are left out of the
  * parsed spec when absent, so specs written before they existed keep their hash and
  * their checkpoints still resume.
@@ -24,6 +32,30 @@
  */
 import { z } from 'zod';
 import { bool, exactly, forbidden, intAtLeast, oneOf } from './field-builders';
+
+const frameSchema = z
+  .strictObject({
+    height: intAtLeast(1).describe('Frame height in pixels.'),
+    width: intAtLeast(1).describe('Frame width in pixels (samples, for a sensor series).'),
+    channels: intAtLeast(1).describe('Channels per pixel (sensors, for sensor series).'),
+  })
+  .describe('One time step of dense input as a frame: height × width × channels values, channels last.');
+
+const kernelSchema = z.union([intAtLeast(1), z.tuple([intAtLeast(1), intAtLeast(1)])]);
+
+const cnnSchema = z
+  .strictObject({
+    frame: frameSchema,
+    /** Output channels of each convolution layer of a head. No default: the encoder's size. */
+    filters: z.array(intAtLeast(1)).min(1).describe('Output channels of each convolution layer of a head.'),
+    /** @defaultValue 3 — the smallest kernel that sees every neighbour */
+    kernel: kernelSchema.default(3).describe('Kernel size, or [height, width]. Default: 3.'),
+    /** @defaultValue 1 — no pooling */
+    pool: kernelSchema.default(1).describe('Max-pooling window after each layer, or [height, width]. Default: 1 (none).'),
+    /** @defaultValue 1 — one CNN over the whole frame */
+    heads: intAtLeast(1).default(1).describe('Independent CNN heads, each over channels / heads channels (one per sensor series). Default: 1.'),
+  })
+  .describe('CNN + RNN: a CNN encoder applied to each frame before the first recurrent layer.');
 
 /** Fields every cell has. */
 const layerSizes = {
@@ -46,6 +78,8 @@ const layerSizes = {
    * @defaultValue false (absent) — a causal network, whose state carries across windows
    */
   bidirectional: bool().optional().describe('Add a backward direction to every layer; needs tbptt.independentWindows and stride = window. Default: false.'),
+  /** A per-frame CNN encoder (dense input only). @defaultValue absent — the input feeds the first layer */
+  cnn: cnnSchema.optional(),
 };
 
 const lstmOnly = (cell: string) => forbidden(`only allowed with cell lstm (this model has cell ${cell})`);
@@ -102,12 +136,34 @@ export const gruModelSchema = z
   })
   .describe('Gated recurrent unit.');
 
+export const convLstmModelSchema = z
+  .strictObject({
+    cell: exactly('convlstm'),
+    frame: frameSchema,
+    /** Channels of h and C in every layer. No default: the model's main size knob. */
+    filters: intAtLeast(1).describe('Channels of h and C in every ConvLSTM layer.'),
+    /** @defaultValue 3 — Shi et al.'s smallest; larger kernels see faster motion per step */
+    kernel: kernelSchema.default(3).describe("Kernel of every convolution ('same' padding), or [height, width]. Default: 3."),
+    /** @defaultValue 1 */
+    layers: intAtLeast(1).default(1).describe('Stacked ConvLSTM layers.'),
+    hidden: forbidden('not allowed with cell convlstm (its state is frame height × width × filters)'),
+    embedding: forbidden('not allowed with cell convlstm (it reads dense frames)'),
+    bidirectional: forbidden('not allowed with cell convlstm'),
+    cnn: forbidden('not allowed with cell convlstm (its layers are convolutional already)'),
+    activation: forbidden('only allowed with cell rnn (this model has cell convlstm)'),
+    gruVariant: forbidden('only allowed with cell gru (this model has cell convlstm)'),
+    peepholes: forbidden('not allowed with cell convlstm (its Hadamard peepholes are always there)'),
+    coupledGates: lstmOnly('convlstm'),
+  })
+  .describe('Convolutional LSTM (Shi et al., 2015) over frames.');
+
 export const modelSchema = z
-  .discriminatedUnion('cell', [rnnModelSchema, lstmModelSchema, gruModelSchema])
+  .discriminatedUnion('cell', [rnnModelSchema, lstmModelSchema, gruModelSchema, convLstmModelSchema])
   .describe('The recurrent network, discriminated on cell.');
 
 export type RnnModelSpec = z.output<typeof rnnModelSchema>;
 export type LstmModelSpec = z.output<typeof lstmModelSchema>;
 export type GruModelSpec = z.output<typeof gruModelSchema>;
+export type ConvLstmModelSpec = z.output<typeof convLstmModelSchema>;
 export type ModelSpec = z.output<typeof modelSchema>;
 export type CellKind = ModelSpec['cell'];
