@@ -26,6 +26,7 @@ export {
 } from './schema/experiment-schema';
 export type { ExperimentMetadata } from './schema/metadata-schema';
 export { BUNDLED_CORPORA, type DataSpec, type TextDataSpec, type SequenceDataSpec } from './schema/data-schema';
+export { EPISODE_DATASETS, TOKEN_DATASETS, type SpiralsDataSpec, type NamesDataSpec, type SpamDataSpec, type DigitsDataSpec, type TruecaseDataSpec, type AddingDataSpec } from './schema/task-data-schema';
 export type { ModelSpec, RnnModelSpec, LstmModelSpec, GruModelSpec, CellKind } from './schema/model-schema';
 export type { TbpttSpec } from './schema/tbptt-schema';
 export type { OptimizerSpec, AdamSpec, SgdSpec } from './schema/optimizer-schema';

@@ -12,6 +12,7 @@ import { createOptimizer, type Optimizer, type OptimizerConfig } from '../optimi
 import type { LossKind } from '../losses';
 import type { TbpttConfig } from '../schedule';
 import { DenseSequenceData, TokenSequenceData, type SequenceData } from '../sequence-data';
+import { loadTaskData } from './task-data';
 
 type Body = ExperimentSpec['spec'];
 
@@ -117,6 +118,9 @@ function sequenceData(body: Body, dataRoot: string): ExperimentData {
 }
 
 export function loadExperimentData(spec: ExperimentSpec, dataRoot: string, vocab?: CharVocab): ExperimentData {
+  // The lecture's model types (task-data.ts) first; then text and dense sequences.
+  const task = loadTaskData(spec.spec, vocab);
+  if (task) return task;
   return spec.spec.data.dataset === 'text' ? textData(spec.spec, dataRoot, vocab) : sequenceData(spec.spec, dataRoot);
 }
 

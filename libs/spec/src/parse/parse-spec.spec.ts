@@ -294,7 +294,7 @@ describe('parseSpec: shape errors', () => {
   it('names bad discriminators with the allowed values', () => {
     expect(linesOf(fixtureText.replace('cell: lstm', 'cell: transformer'))).toEqual(['spec.model.cell: expected one of rnn | lstm | gru | convlstm, got "transformer"']);
     expect(linesOf(fixtureText.replace('name: adam', 'name: rmsprop'))).toEqual(['spec.optimizer.name: expected one of adam | sgd, got "rmsprop"']);
-    expect(linesOf(fixtureText.replace('dataset: text', 'dataset: images'))).toEqual(['spec.data.dataset: expected one of text | sequence, got "images"']);
+    expect(linesOf(fixtureText.replace('dataset: text', 'dataset: images'))).toEqual(['spec.data.dataset: expected one of text | sequence | spirals | names | spam | digits | truecase | adding, got "images"']);
   });
 
   it('reports missing required fields with the position of their parent', () => {

@@ -5,6 +5,9 @@
  *             exactly one of the two; the model embeds the token ids (`model.embedding`)
  *   sequence  dense vectors from a CSV file of floats, one time step per row: the first
  *             `inputSize` columns are the inputs, the next `outputSize` the targets
+ *   spirals, names, spam, digits, truecase, adding
+ *             the lecture's model types, each with its own windows, targets and loss
+ *             mask (task-data-schema.ts)
  *
  * Both hold out the tail of the data for validation (`validationFraction`), so the
  * validation text follows the training text in time and never overlaps it.
@@ -13,6 +16,7 @@ import { z } from 'zod';
 import { exactly, forbidden, intAtLeast, numberIn, oneOf } from './field-builders';
 import { relativeDataPath } from './relative-data-path';
 import { whenValid } from './when-valid';
+import { addingDataSchema, digitsDataSchema, namesDataSchema, spamDataSchema, spiralsDataSchema, truecaseDataSchema } from './task-data-schema';
 
 /** Corpora shipped with Unroll, usable without a data root. */
 export const BUNDLED_CORPORA = ['sotu'] as const;
@@ -92,7 +96,17 @@ export const sequenceDataSchema = z
   .describe('Dense vectors per time step, for regression.');
 
 export const dataSchema = z
-  .discriminatedUnion('dataset', [textDataSchema, sequenceDataSchema])
+  .discriminatedUnion('dataset', [
+    textDataSchema,
+    sequenceDataSchema,
+    // The lecture's model types (task-data-schema.ts).
+    spiralsDataSchema,
+    namesDataSchema,
+    spamDataSchema,
+    digitsDataSchema,
+    truecaseDataSchema,
+    addingDataSchema,
+  ])
   .describe('What the network reads, discriminated on dataset.');
 
 export type TextDataSpec = z.output<typeof textDataSchema>;

@@ -5,8 +5,11 @@
  *
  * Rules that involve more than one section are checked here, each only when the
  * fields it reads are themselves valid (see when-valid.ts):
- *   - spec.loss: cross-entropy with dataset text; mse or sse with dataset sequence
- *   - spec.model.embedding: required with dataset text, not allowed with dataset sequence
+ *   - spec.loss: cross-entropy with dataset text (and the class-valued datasets of
+ *     task-data-schema.ts); mse or sse with dataset sequence and adding
+ *   - spec.model.embedding: required with token datasets (text, spam, digits, truecase),
+ *     not allowed with the dense ones
+ *   - tbptt.stride = window with the episode datasets (spirals, names, spam, digits, adding)
  *   - spec.model.bidirectional needs spec.tbptt.independentWindows: true and stride = window;
  *     independentWindows is only allowed with a bidirectional model (see below)
  * Defaults that depend on another field are filled in after validation:
@@ -15,6 +18,7 @@
 import { z } from 'zod';
 import { checkpointSchema } from './checkpoint-schema';
 import { dataSchema } from './data-schema';
+import { EPISODE_DATASETS, TOKEN_DATASETS } from './task-data-schema';
 import { evalSchema } from './eval-schema';
 import { exactly, expected, intAtLeast, numberIn, oneOf } from './field-builders';
 import { metadataSchema } from './metadata-schema';
@@ -34,6 +38,12 @@ export const LOSSES = ['cross-entropy', 'mse', 'sse'] as const;
 const LOSSES_FOR_DATASET = {
   text: ['cross-entropy'],
   sequence: ['mse', 'sse'],
+  spirals: ['cross-entropy'],
+  names: ['cross-entropy'],
+  spam: ['cross-entropy'],
+  digits: ['cross-entropy'],
+  truecase: ['cross-entropy'],
+  adding: ['mse', 'sse'],
 } as const satisfies Record<string, readonly (typeof LOSSES)[number][]>;
 
 const specBodySchema = z
@@ -97,14 +107,15 @@ const specBodySchema = z
   .superRefine(
     (spec, ctx) => {
       const { embedding } = spec.model;
-      if (spec.data.dataset === 'text' && embedding === undefined) {
+      const tokens = (TOKEN_DATASETS as readonly string[]).includes(spec.data.dataset);
+      if (tokens && embedding === undefined) {
         ctx.addIssue({
           code: 'custom',
           path: ['model', 'embedding'],
           input: undefined,
-          message: 'required field is missing; expected an integer ≥ 1 (the embedding size) for dataset text',
+          message: `required field is missing; expected an integer ≥ 1 (the embedding size) for dataset ${spec.data.dataset}`,
         });
-      } else if (spec.data.dataset !== 'text' && embedding !== undefined) {
+      } else if (!tokens && embedding !== undefined) {
         ctx.addIssue({
           code: 'custom',
           path: ['model', 'embedding'],
@@ -148,6 +159,20 @@ const specBodySchema = z
       }
     },
     { when: whenValid('model.bidirectional', 'model.cell', 'tbptt') },
+  )
+  .superRefine(
+    (spec, ctx) => {
+      // Episodes are padded to whole windows and start at a window's first step: windows must tile them.
+      if ((EPISODE_DATASETS as readonly string[]).includes(spec.data.dataset) && spec.tbptt.stride !== spec.tbptt.window) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tbptt', 'stride'],
+          input: spec.tbptt.stride,
+          message: `expected window (${spec.tbptt.window}) with dataset ${spec.data.dataset}: its sequences are padded to whole windows and each starts at a window's first step, got ${spec.tbptt.stride}`,
+        });
+      }
+    },
+    { when: whenValid('data.dataset', 'tbptt') },
   )
   .transform((spec) => ({
     ...spec,
