@@ -8,7 +8,9 @@ export {
   COLLECTIVE_PROTO_LOADER_OPTIONS,
   PROTO_ROOT,
   loadCollectiveProto,
+  serializeRingDownstream,
 } from './load-collective-proto';
+export { SCRATCH_MIN_PAYLOAD_BYTES, scratchRingDownstreamSerializer } from './ring-downstream-codec';
 export type { ProtoGrpcType as CollectiveProto } from './generated/collective';
 export type { Abort, Abort__Output } from './generated/unroll/v1/Abort';
 export type { Ack, Ack__Output } from './generated/unroll/v1/Ack';

@@ -11,6 +11,9 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from './generated/collective';
+import type { RingDownstream } from './generated/unroll/v1/RingDownstream';
+import type { RingUpstream } from './generated/unroll/v1/RingUpstream';
+import { scratchRingDownstreamSerializer } from './ring-downstream-codec';
 
 /** Directory holding the .proto sources (`-I` of the generator). */
 export const PROTO_ROOT = path.join(__dirname, '..', 'proto');
@@ -36,11 +39,27 @@ export const COLLECTIVE_PROTO_LOADER_OPTIONS: Readonly<protoLoader.Options> = Ob
 });
 
 let cached: ProtoGrpcType | undefined;
+let standardSerializer: ((message: RingDownstream) => Buffer) | undefined;
+
+/**
+ * protobufjs's own serializer of `RingDownstream`, allocating a fresh buffer per
+ * message. `Ring.Stream`'s `responseSerialize` reuses one buffer
+ * (ring-downstream-codec.ts) and is only safe where grpc-js frames synchronously
+ * (the server side); a client that sends `RingDownstream` must use this one.
+ */
+export function serializeRingDownstream(message: RingDownstream): Buffer {
+  loadCollectiveProto();
+  return (standardSerializer as (message: RingDownstream) => Buffer)(message);
+}
 
 /** The typed `unroll.v1` grpc package (Ring service constructor and message types); loaded once. */
 export function loadCollectiveProto(): ProtoGrpcType {
   if (cached === undefined) {
     const definition = protoLoader.loadSync(COLLECTIVE_PROTO_FILE, { ...COLLECTIVE_PROTO_LOADER_OPTIONS });
+    // The server side of Ring.Stream sends the data: serialize chunks through a reused scratch buffer.
+    const stream = (definition['unroll.v1.Ring'] as grpc.ServiceDefinition)['Stream'] as grpc.MethodDefinition<RingUpstream, RingDownstream>;
+    standardSerializer = stream.responseSerialize;
+    (stream as { responseSerialize: (m: RingDownstream) => Buffer }).responseSerialize = scratchRingDownstreamSerializer(stream.responseSerialize);
     cached = grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
   }
   return cached;
