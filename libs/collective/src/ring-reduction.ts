@@ -4,8 +4,9 @@
  * predecessor's chunks, and the reduction resolves when every bucket is received,
  * copied back into the caller's buffers and acknowledged by the successor.
  *
- * 1. Buckets are staged (copied into a shared fusion buffer) by the sender, in
- *    index order, just before their first chunk leaves.
+ * 1. Buckets are staged (copied into a pooled fusion buffer) by the sender, in
+ *    index order, just before their first chunk leaves — unless the bucket lies
+ *    within one of the caller's buffers, which is then reduced in place.
  * 2. Sender: chunk j of round g leaves once chunk j of round g−1 was applied
  *    (see ring-schedule.ts); payloads are views of the fusion buffer. A segment
  *    is never modified after it is sent until a message that causally depends
@@ -94,6 +95,8 @@ interface Refusal {
 
 interface BucketState {
   bucket: Bucket;
+  /** The bucket is reduced directly in the caller's buffer (no fusion buffer, no staging copies). */
+  inPlace: boolean;
   fusion: Deferred<Float32Array>;
   applied: Map<string, Deferred>;
 }
@@ -112,7 +115,7 @@ export class RingReduction {
     this.buckets = planBuckets(
       p.buffers.map((b) => b.length),
       p.bucketElements,
-    ).map((bucket) => ({ bucket, fusion: new Deferred<Float32Array>(), applied: new Map() }));
+    ).map((bucket) => ({ bucket, inPlace: false, fusion: new Deferred<Float32Array>(), applied: new Map() }));
   }
 
   get predecessor(): PeerRef {
@@ -173,8 +176,8 @@ export class RingReduction {
     const { rank, size, ctx, chunkElements, outbound } = this.p;
     for (const state of this.buckets) {
       const { bucket } = state;
-      const fusion = this.pool.acquire(bucket.elements, this.p.reducer.wantsSharedTarget);
-      stageBucket(bucket, this.p.buffers, fusion);
+      const fusion = this.inPlace(bucket) ?? this.pool.acquire(bucket.elements, this.p.reducer.wantsSharedTarget);
+      if (!state.inPlace) stageBucket(bucket, this.p.buffers, fusion);
       state.fusion.resolve(fusion);
       for (const c of sendSchedule(rank, size, bucket.elements, chunkElements)) {
         if (this.failure) return;
@@ -183,6 +186,24 @@ export class RingReduction {
       }
       this.markSent(bucket.index);
     }
+  }
+
+  /**
+   * A bucket that lies within one buffer is reduced in that buffer: a view of it
+   * serves as the fusion buffer, which saves staging the bucket in and out (two
+   * copies of every byte) and a pooled buffer. Not when the reducer wants shared
+   * memory and the caller's buffer is not shared. The caller's buffer then holds
+   * partial sums while the reduction runs, which the contract allows on failure
+   * (collective.ts, 4); on success every send has been acknowledged, so no
+   * transport still reads it.
+   */
+  private inPlace(bucket: Bucket): Float32Array | undefined {
+    if (bucket.pieces.length !== 1) return undefined;
+    const [piece] = bucket.pieces;
+    const buffer = this.p.buffers[piece.buffer];
+    if (this.p.reducer.wantsSharedTarget && !(buffer.buffer instanceof SharedArrayBuffer)) return undefined;
+    this.buckets[bucket.index].inPlace = true;
+    return buffer.subarray(piece.bufferOffset, piece.bufferOffset + piece.length);
   }
 
   private chunkMessage(ctx: ReduceContext, bucket: Bucket, c: RingChunk, fusion: Float32Array): RingDownstream {
@@ -232,11 +253,11 @@ export class RingReduction {
         }
       }
       await this.guard(Promise.all(pending));
-      unstageBucket(bucket, fusion, this.p.buffers);
+      if (!state.inPlace) unstageBucket(bucket, fusion, this.p.buffers);
       inbound.ack(ctx.experiment, ctx.generation, ctx.step, bucket.index);
       // Every send of this bucket has been written (its last sends depend on receives
       // already applied), so the buffer may be reused.
-      this.releaseWhenSent(state, fusion);
+      if (!state.inPlace) this.releaseWhenSent(state, fusion);
     }
   }
 
