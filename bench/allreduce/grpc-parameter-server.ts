@@ -7,7 +7,7 @@
  * 2. Rank 0 adds every chunk into its own copy (same reducer as the ring); when
  *    chunk j has all N−1 contributions it writes the summed chunk j to every
  *    worker.
- * 3. Workers copy the sums into place; rank 0 is done when it has written every
+ * 3. Workers copy the sums into place (no intermediate copy); rank 0 is done when it has written every
  *    sum, a worker when it has received every sum.
  * Rank 0 receives (N−1)·S and sends (N−1)·S bytes: its link is the bottleneck.
  * The messages are the ring's own protobuf (`RingDownstream`), so the wire
@@ -18,20 +18,25 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { Deferred, type Reducer } from '@unroll/collective';
-import { loadCollectiveProto, type RingDownstream, type RingDownstream__Output } from '@unroll/proto';
+import { loadCollectiveProto, serializeRingDownstream, type RingDownstream, type RingDownstream__Output } from '@unroll/proto';
 
 const ring = loadCollectiveProto().unroll.v1.Ring.service.Stream;
-const serialize = (m: RingDownstream): Buffer => ring.responseSerialize(m);
 const deserialize = (b: Buffer): RingDownstream__Output => ring.responseDeserialize(b);
 
+/**
+ * Same codec as the ring: the server side (rank 0's sums) serialises through the
+ * ring's scratch-buffer serializer, the client side (workers' uploads) through
+ * protobufjs — grpc-js frames client messages asynchronously, so a reused buffer
+ * is not safe there (see @unroll/proto ring-downstream-codec.ts).
+ */
 export const PARAMETER_SERVER_SERVICE: grpc.ServiceDefinition = {
   Exchange: {
     path: '/unroll.bench.v1.ParameterServer/Exchange',
     requestStream: true,
     responseStream: true,
-    requestSerialize: serialize,
+    requestSerialize: serializeRingDownstream,
     requestDeserialize: deserialize,
-    responseSerialize: serialize,
+    responseSerialize: (m: RingDownstream): Buffer => ring.responseSerialize(m),
     responseDeserialize: deserialize,
   },
 };
@@ -124,12 +129,12 @@ export class ParameterServerWorker {
     let received = 0;
     const done = new Deferred();
     const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    // Sums may start to arrive before the last chunk is sent; they are written into a copy.
-    const sums = Buffer.alloc(data.byteLength);
+    // The sum of chunk j arrives only after rank 0 has this worker's chunk j, i.e.
+    // after grpc-js has serialised it: written in place (as the ring does), no copy.
     this.onChunk = (m) => {
       const c = m.chunk;
       if (!c || Number(c.tag?.step) !== step) return;
-      c.payload.copy(sums, Number(c.offset) * 4);
+      c.payload.copy(bytes, Number(c.offset) * 4);
       if (++received === chunks) done.resolve();
     };
     for (let j = 0; j < chunks; j++) {
@@ -137,6 +142,5 @@ export class ParameterServerWorker {
       await write(this.stream, chunkMessage(step, j, offset, data, Math.min(chunkElements, data.length - offset)));
     }
     await done.promise;
-    sums.copy(bytes);
   }
 }

@@ -35,13 +35,14 @@ export type FromMember =
   | { type: 'listening'; address: string }
   | { type: 'ready' }
   | { type: 'prepared' }
-  | { type: 'done'; step: number; ms: number; maxError: number }
+  | { type: 'done'; step: number; ms: number; cpuMs: number; maxError: number }
   | { type: 'failed'; step: number; message: string };
 
 const [transport, rankArg, sizeArg, reducerArg] = process.argv.slice(2) as [Transport, string, string, ReducerKind];
 const rank = Number(rankArg);
 const size = Number(sizeArg);
-const chunkElements = RING_TRANSPORT_DEFAULTS.chunkBytes / 4;
+const chunkBytes = Number(process.env.ALLREDUCE_CHUNK_BYTES ?? RING_TRANSPORT_DEFAULTS.chunkBytes);
+const chunkElements = chunkBytes / 4;
 const send = (m: FromMember): void => void process.send?.(m);
 
 type Reduce = (step: number, data: Float32Array) => Promise<void>;
@@ -53,7 +54,7 @@ async function setUp(): Promise<{ address: string; connect(peers: RingPeer[]): P
     return {
       address: server.address,
       async connect(peers) {
-        const c = await GrpcRingCollective.start({ rank, peers, server, reducer: reducerArg, timeoutMs: 120_000 });
+        const c = await GrpcRingCollective.start({ rank, peers, server, reducer: reducerArg, timeoutMs: 120_000, chunkBytes });
         return (step, data) => c.allReduceSum({ experiment: 'bench', generation: 1, step }, [data]);
       },
     };
@@ -131,6 +132,7 @@ async function main(): Promise<void> {
         send({ type: 'prepared' });
       } else if (m.type === 'iterate' && reduce) {
         const started = performance.now();
+        const cpu = process.cpuUsage();
         try {
           await reduce(m.step, data);
         } catch (e) {
@@ -138,10 +140,12 @@ async function main(): Promise<void> {
           return;
         }
         const ms = performance.now() - started;
+        const used = process.cpuUsage(cpu);
+        const cpuMs = (used.user + used.system) / 1000;
         const factor = (size * (size + 1)) / 2;
         let maxError = 0;
         for (let i = 0; i < data.length; i++) maxError = Math.max(maxError, Math.abs(data[i] - (factor * ((i % 1024) - 512)) / 512));
-        send({ type: 'done', step: m.step, ms, maxError });
+        send({ type: 'done', step: m.step, ms, cpuMs, maxError });
       } else if (m.type === 'exit') {
         process.exit(0);
       }

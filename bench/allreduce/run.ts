@@ -58,13 +58,15 @@ interface Row {
   mb: number;
   medianMs: number;
   algbw: number;
+  /** Median over iterations of the CPU time (user + system) of all members together during the timed all-reduce. */
+  cpuMs: number;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function runGroup(transport: Transport, n: number, mb: number, reducer: string): Promise<Row> {
   const script = path.join(__dirname, 'member.ts');
-  const children = Array.from({ length: n }, (_, rank) => new Child(fork(script, [transport, String(rank), String(n), reducer], { execArgv: ['--require', 'tsx/cjs'] })));
+  const children = Array.from({ length: n }, (_, rank) => new Child(fork(script, [transport, String(rank), String(n), reducer], { execArgv: ['--require', 'tsx/cjs', ...(process.env.ALLREDUCE_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ALLREDUCE_CPU_PROF_DIR}`] : []), ...(process.env.ALLREDUCE_NODE_ARGS?.split(' ').filter(Boolean) ?? [])] })));
   try {
     const listening = await Promise.all(children.map((c) => c.next()));
     const peers = listening.map((m, rank) => ({ rank, address: m.type === 'listening' ? m.address : '' }));
@@ -72,6 +74,7 @@ async function runGroup(transport: Transport, n: number, mb: number, reducer: st
     await Promise.all(children.map((c) => c.next()));
     const { warmup, timed } = iterationsFor(mb);
     const times: number[] = [];
+    const cpus: number[] = [];
     for (let step = 0; step < warmup + timed; step++) {
       children.forEach((c) => c.process.send({ type: 'prepare', elements: (mb * MB) / 4 }));
       await Promise.all(children.map((c) => c.next()));
@@ -81,11 +84,18 @@ async function runGroup(transport: Transport, n: number, mb: number, reducer: st
         if (r.type === 'failed') throw new Error(`${transport} N=${n} ${mb} MB failed: ${r.message}`);
         if (r.type === 'done' && r.maxError !== 0) throw new Error(`${transport} N=${n} ${mb} MB: wrong sum (max error ${r.maxError})`);
       }
-      if (step >= warmup) times.push(Math.max(...results.map((r) => (r.type === 'done' ? r.ms : 0))));
+      if (step >= warmup) {
+        times.push(Math.max(...results.map((r) => (r.type === 'done' ? r.ms : 0))));
+        cpus.push(results.reduce((sum, r) => sum + (r.type === 'done' ? r.cpuMs : 0), 0));
+      }
     }
     const medianMs = median(times);
-    return { transport, reducer, members: n, mb, medianMs, algbw: mb / (medianMs / 1000) };
+    return { transport, reducer, members: n, mb, medianMs, algbw: mb / (medianMs / 1000), cpuMs: median(cpus) };
   } finally {
+    if (process.env.ALLREDUCE_CPU_PROF_DIR) {
+      // Let the members exit normally so that --cpu-prof writes their profiles.
+      await Promise.all(children.map((c) => new Promise((resolve) => (c.process.once('exit', resolve), c.process.send({ type: 'exit' })))));
+    }
     for (const c of children) c.process.kill('SIGKILL');
   }
 }
@@ -99,7 +109,7 @@ async function main(): Promise<void> {
       for (const transport of transports) {
         const row = await runGroup(transport, n, mb, reducer);
         rows.push(row);
-        console.log(`${transport.padEnd(9)} N=${n} ${String(mb).padStart(2)} MB  median ${row.medianMs.toFixed(1).padStart(7)} ms  algbw ${row.algbw.toFixed(0).padStart(5)} MB/s`);
+        console.log(`${transport.padEnd(9)} N=${n} ${String(mb).padStart(2)} MB  median ${row.medianMs.toFixed(1).padStart(7)} ms  algbw ${row.algbw.toFixed(0).padStart(5)} MB/s  cpu(all members) ${row.cpuMs.toFixed(0).padStart(6)} ms`);
       }
     }
   }
