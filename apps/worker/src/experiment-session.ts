@@ -82,6 +82,16 @@ export class ExperimentSession {
   /** Copies taken ahead of the next staging (prepareStaging), for the version they were taken at. */
   private prepared: PreparedStaging | undefined;
   private waiters: Array<() => void> = [];
+  /** Hidden-state writes of the jobs run, by `${generation}:${step}`, not yet flushed (trackWrite). */
+  private readonly writes = new Map<string, Array<Promise<unknown>>>();
+  /**
+   * Running sums of the gradients held per `${generation}:${step}`, in the order the
+   * jobs ran, built on the event loop while the next window computes (or while the
+   * step's completion travels to the coordinator and back), so that the reduce
+   * usually finds this worker's contribution already summed (takeContribution).
+   */
+  private readonly running = new Map<string, { order: number[]; sum: NamedArrays }>();
+  private summing: NodeJS.Immediate | undefined;
 
   private constructor(
     readonly id: string,
@@ -144,7 +154,58 @@ export class ExperimentSession {
       own.set(name, b);
     }
     jobs.set(firstStream, own);
+    this.summing ??= setImmediate(() => {
+      this.summing = undefined;
+      this.sumAhead();
+    });
     return true;
+  }
+
+  /**
+   * Extends the running sum of each step's held gradients by the ones added since.
+   * The sum is built exactly as takeContribution builds it — the first gradient as
+   * the accumulator's value, then `+=` in order — but into a fresh array, so the held
+   * gradients stay untouched and a reduce that accepts a different set of this
+   * worker's jobs (a job also run elsewhere) still sums from them.
+   */
+  private sumAhead(): void {
+    for (const [key, jobs] of this.contributions) {
+      if (jobs.size < 2) continue; // one job: its gradient is the contribution as it is
+      const r = this.running.get(key) ?? { order: [], sum: new Map<string, Float32Array>() };
+      for (const [first, g] of jobs) {
+        if (r.order.includes(first)) continue;
+        if (r.order.length === 0) {
+          for (const [name, a] of g) r.sum.set(name, a.slice());
+        } else {
+          accumulate(r.sum, g);
+        }
+        r.order.push(first);
+      }
+      if (r.order.length > 0) this.running.set(key, r);
+    }
+  }
+
+  /**
+   * Keeps a job's hidden-state write in flight (the executor does not wait for it
+   * before returning the job's result): the step's reduce flushes the writes of
+   * (generation, step) before this worker reports — before the coordinator can
+   * commit and the next step's jobs can read them.
+   */
+  trackWrite(generation: number, step: number, write: Promise<unknown>): void {
+    write.catch(() => undefined); // observed in flushWrites
+    if (step < this.version) return;
+    const key = `${generation}:${step}`;
+    const list = this.writes.get(key);
+    if (list) list.push(write);
+    else this.writes.set(key, [write]);
+  }
+
+  /** Waits for this worker's hidden-state writes of (generation, step); rejects with the first write's error. */
+  async flushWrites(generation: number, step: number): Promise<void> {
+    const key = `${generation}:${step}`;
+    const list = this.writes.get(key) ?? [];
+    this.writes.delete(key);
+    await Promise.all(list);
   }
 
   /** First streams of the jobs of (generation, step) this worker holds a gradient for. */
@@ -168,6 +229,14 @@ export class ExperimentSession {
   ): { grads: NamedArrays; jobs: number; missing: number[] } {
     const held = this.contributions.get(`${generation}:${step}`) ?? new Map<number, NamedArrays>();
     this.contributions.delete(`${generation}:${step}`);
+    const ahead = this.running.get(`${generation}:${step}`);
+    this.running.delete(`${generation}:${step}`);
+    // The running sum, when it covers exactly the jobs accepted from this worker in
+    // micro-batch order: the same float32 additions in the same order as below.
+    const mine = accepted.filter((a) => a.worker === workerId).map((a) => a.firstStream);
+    if (ahead && mine.length > 1 && mine.every((f) => held.has(f)) && ahead.order.length === mine.length && ahead.order.every((f, i) => f === mine[i])) {
+      return { grads: ahead.sum, jobs: mine.length, missing: [] };
+    }
     // The first accepted gradient is the accumulator (0 + g = g; the held gradients are released here anyway).
     let sum: NamedArrays | undefined;
     let jobs = 0;
@@ -189,6 +258,8 @@ export class ExperimentSession {
   /** Forgets the gradients held for (generation, step) (an abort). */
   dropContribution(generation: number, step: number): void {
     this.contributions.delete(`${generation}:${step}`);
+    this.running.delete(`${generation}:${step}`);
+    this.writes.delete(`${generation}:${step}`);
   }
 
   /**
@@ -238,6 +309,7 @@ export class ExperimentSession {
     if (s.clipped) this.counters.clipped++;
     this.version = step + 1;
     for (const key of [...this.contributions.keys()]) if (Number(key.split(':')[1]) <= step) this.contributions.delete(key);
+    for (const map of [this.running, this.writes]) for (const key of [...map.keys()]) if (Number(key.split(':')[1]) <= step) map.delete(key);
     const waiters = this.waiters;
     this.waiters = [];
     for (const wake of waiters) wake();
@@ -254,6 +326,7 @@ export class ExperimentSession {
   /** Forgets the gradients of generations older than `generation`: their partial work is redone (DESIGN invariant 3). */
   dropGenerationsBefore(generation: number): void {
     for (const key of [...this.contributions.keys()]) if (Number(key.split(':')[0]) < generation) this.contributions.delete(key);
+    for (const map of [this.running, this.writes]) for (const key of [...map.keys()]) if (Number(key.split(':')[0]) < generation) map.delete(key);
     if (this.stagedUpdate && this.stagedUpdate.generation < generation) this.rollback();
   }
 
@@ -280,7 +353,10 @@ export class ExperimentSession {
 
   dispose(): void {
     this.net.dispose();
+    clearImmediate(this.summing);
     this.contributions.clear();
+    this.running.clear();
+    this.writes.clear();
     this.stagedUpdate = undefined;
   }
 

@@ -256,6 +256,48 @@ describe('StepParticipant and the window executor', () => {
     expect(same(m.session.takeContribution(1, 1, mine, 'w0').grads, acc)).toBe(true);
   });
 
+  it('the sum of held gradients built ahead (while the event loop is idle) is the direct sum bit for bit, and is used only for exactly the accepted jobs', async () => {
+    const [m] = await members(1);
+    const g = (v: number): Map<string, Float32Array> => new Map([...m.session.params].map(([k, a]) => [k, Float32Array.from(a, (_, i) => v * Math.sin(i + 1) + 1e-3 * i)]));
+    const direct = (ids: number[]): Map<string, Float32Array> => {
+      const sum = copy(g(ids[0] + 1));
+      for (const f of ids.slice(1)) for (const [k, a] of sum) for (let i = 0; i < a.length; i++) a[i] += (g(f + 1).get(k) as Float32Array)[i];
+      return sum;
+    };
+    for (const f of [0, 2]) m.session.addContribution(1, 0, f, g(f + 1));
+    await settle(); // the running sum is built on a later turn of the event loop
+    const both = m.session.takeContribution(1, 0, [{ firstStream: 0, worker: 'w0' }, { firstStream: 2, worker: 'w0' }], 'w0');
+    expect(both.jobs).toBe(2);
+    expect(same(both.grads, direct([0, 2]))).toBe(true);
+    // Another worker's result accepted for job 2: only job 0 counts, its gradient untouched by the running sum.
+    for (const f of [0, 2]) m.session.addContribution(1, 0, f, g(f + 1));
+    await settle();
+    const one = m.session.takeContribution(1, 0, [{ firstStream: 0, worker: 'w0' }, { firstStream: 2, worker: 'w1' }], 'w0');
+    expect(one.jobs).toBe(1);
+    expect(same(one.grads, g(1))).toBe(true);
+  });
+
+  it('a hidden-state write still in flight is waited for before the report, and a failed one fails it (the step cannot commit without the state)', async () => {
+    const [m] = await members(1);
+    const r0 = await run(m, job(0, 0));
+    let release!: () => void;
+    m.session.trackWrite(1, 0, new Promise<void>((resolve) => (release = resolve)));
+    const reducing = m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count, lossSum: 0, jobs: [{ firstStream: 0, worker: 'w0' }] }));
+    await settle();
+    expect(reports).toEqual([]);
+    release();
+    await reducing;
+    expect(reports).toEqual([expect.objectContaining({ member: 'w0', step: 0, ok: true })]);
+
+    reports.length = 0;
+    await m.participant.receive(msg({ type: 'abort', experiment: EXP, generation: 1, step: 0, reason: 'test' }));
+    const again = await run(m, job(0, 0));
+    m.session.trackWrite(1, 0, Promise.reject(new Error('redis write failed')));
+    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: again.count, lossSum: 0, jobs: [{ firstStream: 0, worker: 'w0' }] }));
+    expect(reports).toEqual([expect.objectContaining({ member: 'w0', step: 0, ok: false, error: expect.stringMatching(/redis write failed/) })]);
+    expect(m.participant.phase).toBe(MemberPhase.Failed);
+  });
+
   it('a non-finite reduced gradient skips the step: reported as skipped, committed without change, counted', async () => {
     const [m] = await members(1);
     const before = copy(m.session.params);

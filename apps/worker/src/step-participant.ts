@@ -18,6 +18,8 @@
  *                              network's parameter order — the same order on every
  *                              member (invariant 5; reduction-layout.ts); a member
  *                              whose layout differs makes every member fail
+ *                              then wait for this worker's hidden-state writes of
+ *                              (g, s) (a failed write fails the report)
  *                           4. stage the update (staged-update.ts): the committed
  *                              parameters do not change (invariant 3)
  *                           5. publish 'report' (ok, gradNorm, skipped, and the
@@ -185,6 +187,8 @@ export class StepParticipant {
         await this.collective.allReduceSum({ experiment: s.id, generation, step }, reduction.buffers);
         const t1 = performance.now();
         reduction.verify(this.collective.size);
+        // The hidden states this worker's jobs of the step wrote are stored before it reports (window-executor.ts).
+        await s.flushWrites(generation, step);
         // Reduced anyway, so that no member waits on a reduction this one never starts; the sum lacks these jobs.
         if (missing.length > 0) {
           throw new MissingContributionError(`the results of jobs ${missing.map((f) => `${generation}/${step}/streams ${f}+`).join(', ')} were accepted from ${this.ctx.workerId}, which holds no gradient for them`);

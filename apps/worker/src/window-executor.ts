@@ -11,7 +11,9 @@
  *      the record of step 1, in one round trip;
  *   4. run the window: forward over k2 steps, loss on the newest k1, backward
  *      (then, on a worker started with --throttle-ms N, sleep N ms: a slow device);
- *   5. write the carried state under step s + 1 — a new key, never the input's;
+ *   5. write the carried state under step s + 1 — a new key, never the input's —
+ *      without waiting for the write: the step's reduce waits for it before this
+ *      worker reports (ExperimentSession.trackWrite / flushWrites);
  *   6. keep the gradient on this worker, under (generation, step, first stream),
  *      until the step's reduce — it never leaves the worker in a job payload, and
  *      it is reduced only if the queue accepts this worker's result for the job
@@ -81,7 +83,11 @@ export async function executeWindow(ctx: WindowExecutorContext, job: WindowJob):
   if (ctx.throttleMs) await new Promise((resolve) => setTimeout(resolve, ctx.throttleMs));
   const computeSeconds = (performance.now() - t0) / 1000;
 
-  await ctx.states.put(job.experiment, job.firstStream, job.streams, job.step + 1, packState(out.carry));
+  // The write of the carried state is not waited for here: the result goes back to
+  // the queue at once, and the step's reduce flushes the write before this worker
+  // reports (StepParticipant) — so it is stored before the coordinator can commit,
+  // i.e. before any job of step s + 1 can read it.
+  session.trackWrite(job.generation, job.step, ctx.states.put(job.experiment, job.firstStream, job.streams, job.step + 1, packState(out.carry)));
   session.addContribution(job.generation, job.step, job.firstStream, out.grads);
   return { lossSum: out.lossSum, count: out.count, worker: ctx.workerId, computeSeconds, startedAt };
 }
