@@ -60,9 +60,22 @@ interface Row {
   algbw: number;
   /** Median over iterations of the CPU time (user + system) of all members together during the timed all-reduce. */
   cpuMs: number;
+  /** Median over iterations of the cores used by other processes meanwhile: (machine busy − members' CPU) / wall time. */
+  othersCores: number;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Busy CPU time of the whole machine so far, in ms (from /proc/stat; 0 where it does not exist). */
+function machineBusyMs(): number {
+  try {
+    const [, ...fields] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = fields;
+    return ((user + nice + system + irq + softirq + steal) * 1000) / 100; // USER_HZ = 100
+  } catch {
+    return 0;
+  }
+}
 
 async function runGroup(transport: Transport, n: number, mb: number, reducer: string): Promise<Row> {
   const script = path.join(__dirname, 'member.ts');
@@ -75,22 +88,29 @@ async function runGroup(transport: Transport, n: number, mb: number, reducer: st
     const { warmup, timed } = iterationsFor(mb);
     const times: number[] = [];
     const cpus: number[] = [];
+    const others: number[] = [];
     for (let step = 0; step < warmup + timed; step++) {
       children.forEach((c) => c.process.send({ type: 'prepare', elements: (mb * MB) / 4 }));
       await Promise.all(children.map((c) => c.next()));
+      const busyBefore = machineBusyMs();
+      const wallBefore = performance.now();
       children.forEach((c) => c.process.send({ type: 'iterate', step }));
       const results = await Promise.all(children.map((c) => c.next()));
+      const wall = performance.now() - wallBefore;
+      const busy = machineBusyMs() - busyBefore;
       for (const r of results) {
         if (r.type === 'failed') throw new Error(`${transport} N=${n} ${mb} MB failed: ${r.message}`);
         if (r.type === 'done' && r.maxError !== 0) throw new Error(`${transport} N=${n} ${mb} MB: wrong sum (max error ${r.maxError})`);
       }
       if (step >= warmup) {
         times.push(Math.max(...results.map((r) => (r.type === 'done' ? r.ms : 0))));
-        cpus.push(results.reduce((sum, r) => sum + (r.type === 'done' ? r.cpuMs : 0), 0));
+        const members = results.reduce((sum, r) => sum + (r.type === 'done' ? r.cpuMs : 0), 0);
+        cpus.push(members);
+        others.push(Math.max(0, busy - members) / wall);
       }
     }
     const medianMs = median(times);
-    return { transport, reducer, members: n, mb, medianMs, algbw: mb / (medianMs / 1000), cpuMs: median(cpus) };
+    return { transport, reducer, members: n, mb, medianMs, algbw: mb / (medianMs / 1000), cpuMs: median(cpus), othersCores: median(others) };
   } finally {
     if (process.env.ALLREDUCE_CPU_PROF_DIR) {
       // Let the members exit normally so that --cpu-prof writes their profiles.
@@ -109,7 +129,7 @@ async function main(): Promise<void> {
       for (const transport of transports) {
         const row = await runGroup(transport, n, mb, reducer);
         rows.push(row);
-        console.log(`${transport.padEnd(9)} N=${n} ${String(mb).padStart(2)} MB  median ${row.medianMs.toFixed(1).padStart(7)} ms  algbw ${row.algbw.toFixed(0).padStart(5)} MB/s  cpu(all members) ${row.cpuMs.toFixed(0).padStart(6)} ms`);
+        console.log(`${transport.padEnd(9)} N=${n} ${String(mb).padStart(2)} MB  median ${row.medianMs.toFixed(1).padStart(7)} ms  algbw ${row.algbw.toFixed(0).padStart(5)} MB/s  cpu(all members) ${row.cpuMs.toFixed(0).padStart(6)} ms  others ${row.othersCores.toFixed(2)} cores`);
       }
     }
   }
@@ -146,6 +166,21 @@ async function main(): Promise<void> {
       lines.push(
         `| ${n} | ${mb} MB | ${cell(g, (r) => r.medianMs.toFixed(1))} | ${cell(g, (r) => r.algbw.toFixed(0))} | ${cell(t, (r) => r.medianMs.toFixed(1))} | ${cell(t, (r) => r.algbw.toFixed(0))} | ${cell(p, (r) => r.medianMs.toFixed(1))} | ${cell(p, (r) => r.algbw.toFixed(0))} | ${g && t ? ((g.algbw / t.algbw) * 100).toFixed(0) + ' %' : '–'} | ${g && p ? (p.medianMs / g.medianMs).toFixed(2) + '×' : '–'} |`,
       );
+    }
+  }
+  lines.push(
+    '',
+    'CPU time of all N members together during one timed all-reduce (median, ms; the members share 2 cores, so wall ≥ CPU / 2), and the cores other processes on the machine used meanwhile ((/proc/stat busy − members) / wall, median):',
+    '',
+    '| N | size | gRPC ring CPU | TCP ring CPU | gRPC PS CPU | others, cores (ring / TCP / PS) |',
+    '|---|---|---|---|---|---|',
+  );
+  for (const n of groups) {
+    for (const mb of sizes) {
+      const [g, t, p] = (['grpc-ring', 'tcp-ring', 'grpc-ps'] as const).map((x) => find(x, n, mb));
+      const cpu = (r: Row | undefined): string => (r ? r.cpuMs.toFixed(0) : '–');
+      const oth = (r: Row | undefined): string => (r ? r.othersCores.toFixed(2) : '–');
+      lines.push(`| ${n} | ${mb} MB | ${cpu(g)} | ${cpu(t)} | ${cpu(p)} | ${oth(g)} / ${oth(t)} / ${oth(p)} |`);
     }
   }
   if (reducerRows.length) {

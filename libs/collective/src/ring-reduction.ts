@@ -37,7 +37,7 @@ import { CollectiveError, MessageRejectedError, PeerDeadlineError, StaleGenerati
 import { Deferred } from './deferred';
 import type { Reducer } from './reducer';
 import { errorFromAbort } from './ring-abort';
-import { receiveSchedule, sendSchedule, type RingChunk } from './ring-schedule';
+import { pipelinedOrder, receiveSchedule, sendSchedule, type RingChunk } from './ring-schedule';
 
 /** Longest head start given to members with direct evidence of a stalled peer. */
 export const BLAME_GRACE_MS = 2_000;
@@ -174,17 +174,23 @@ export class RingReduction {
 
   private async sendAll(): Promise<void> {
     const { rank, size, ctx, chunkElements, outbound } = this.p;
-    for (const state of this.buckets) {
+    const schedules = this.buckets.map(({ bucket }) => sendSchedule(rank, size, bucket.elements, chunkElements));
+    const unsent = schedules.map((chunks) => chunks.length);
+    const fusions: Float32Array[] = [];
+    for (const { bucket: b, chunk: c } of pipelinedOrder(schedules)) {
+      if (this.failure) return;
+      const state = this.buckets[b];
       const { bucket } = state;
-      const fusion = this.inPlace(bucket) ?? this.pool.acquire(bucket.elements, this.p.reducer.wantsSharedTarget);
-      if (!state.inPlace) stageBucket(bucket, this.p.buffers, fusion);
-      state.fusion.resolve(fusion);
-      for (const c of sendSchedule(rank, size, bucket.elements, chunkElements)) {
-        if (this.failure) return;
-        if (c.step > 0) await this.guard(this.applied(state, c.step - 1, c.chunk).promise);
-        await this.guard(outbound.send(this.chunkMessage(ctx, bucket, c, fusion)));
+      if (!fusions[b]) {
+        // Staged just before the bucket's first chunk leaves.
+        const fusion = this.inPlace(bucket) ?? this.pool.acquire(bucket.elements, this.p.reducer.wantsSharedTarget);
+        if (!state.inPlace) stageBucket(bucket, this.p.buffers, fusion);
+        state.fusion.resolve(fusion);
+        fusions[b] = fusion;
       }
-      this.markSent(bucket.index);
+      if (c.step > 0) await this.guard(this.applied(state, c.step - 1, c.chunk).promise);
+      await this.guard(outbound.send(this.chunkMessage(ctx, bucket, c, fusions[b])));
+      if (--unsent[b] === 0) this.markSent(b);
     }
   }
 
@@ -224,41 +230,56 @@ export class RingReduction {
 
   private async receiveAll(): Promise<void> {
     const { rank, size, ctx, chunkElements, inbound, reducer } = this.p;
-    for (const state of this.buckets) {
+    const schedules = this.buckets.map(({ bucket }) => receiveSchedule(rank, size, bucket.elements, chunkElements));
+    const unreceived = schedules.map((chunks) => chunks.length);
+    const pendingOf = schedules.map((): Promise<void>[] => []);
+    const fusions: Float32Array[] = [];
+    const finished: Promise<void>[] = [];
+    for (const { bucket: b, chunk: c } of pipelinedOrder(schedules)) {
+      const state = this.buckets[b];
       const { bucket } = state;
-      const fusion = await this.guard(state.fusion.promise);
-      const bytes = Buffer.from(fusion.buffer, fusion.byteOffset, fusion.byteLength);
-      const pending: Promise<void>[] = [];
-      for (const c of receiveSchedule(rank, size, bucket.elements, chunkElements)) {
-        this.awaitingChunk = true;
-        const message = await this.guard(inbound.next());
-        this.awaitingChunk = false;
-        if (message.body === 'abort' && message.abort) throw errorFromAbort(message.abort);
-        this.chunksReceived++;
-        const chunk = message.chunk;
-        const refusal = chunk ? checkChunk(chunk, ctx, bucket, c) : { code: status.INVALID_ARGUMENT, reason: `expected a chunk, got '${message.body ?? 'none'}'` };
-        if (refusal || !chunk) {
-          const r = refusal ?? { code: status.INVALID_ARGUMENT, reason: 'empty message' };
-          inbound.refuse(r.code, r.reason, ctx.generation);
-          throw r.generation !== undefined && r.generation > ctx.generation
-            ? new StaleGenerationError(ctx.generation, r.generation, `chunk from predecessor rank ${inbound.predecessor.rank}`)
-            : new MessageRejectedError(r.code, `refused chunk from predecessor rank ${inbound.predecessor.rank}: ${r.reason}`);
-        }
-        const done = this.applied(state, c.step, c.chunk);
-        if (c.phase === 'REDUCE_SCATTER') {
-          pending.push(reducer.addInto(fusion, c.offset, chunk.payload).then(() => done.resolve()));
-        } else {
-          chunk.payload.copy(bytes, c.offset * 4);
-          done.resolve();
-        }
+      const fusion = (fusions[b] ??= await this.guard(state.fusion.promise));
+      const pending = pendingOf[b];
+      this.awaitingChunk = true;
+      const message = await this.guard(inbound.next());
+      this.awaitingChunk = false;
+      if (message.body === 'abort' && message.abort) throw errorFromAbort(message.abort);
+      this.chunksReceived++;
+      const chunk = message.chunk;
+      const refusal = chunk ? checkChunk(chunk, ctx, bucket, c) : { code: status.INVALID_ARGUMENT, reason: `expected a chunk, got '${message.body ?? 'none'}'` };
+      if (refusal || !chunk) {
+        const r = refusal ?? { code: status.INVALID_ARGUMENT, reason: 'empty message' };
+        inbound.refuse(r.code, r.reason, ctx.generation);
+        throw r.generation !== undefined && r.generation > ctx.generation
+          ? new StaleGenerationError(ctx.generation, r.generation, `chunk from predecessor rank ${inbound.predecessor.rank}`)
+          : new MessageRejectedError(r.code, `refused chunk from predecessor rank ${inbound.predecessor.rank}: ${r.reason}`);
       }
-      await this.guard(Promise.all(pending));
-      if (!state.inPlace) unstageBucket(bucket, fusion, this.p.buffers);
-      inbound.ack(ctx.experiment, ctx.generation, ctx.step, bucket.index);
-      // Every send of this bucket has been written (its last sends depend on receives
-      // already applied), so the buffer may be reused.
-      if (!state.inPlace) this.releaseWhenSent(state, fusion);
+      const done = this.applied(state, c.step, c.chunk);
+      if (c.phase === 'REDUCE_SCATTER') {
+        pending.push(reducer.addInto(fusion, c.offset, chunk.payload).then(() => done.resolve()));
+      } else {
+        chunk.payload.copy(Buffer.from(fusion.buffer, fusion.byteOffset, fusion.byteLength), c.offset * 4);
+        done.resolve();
+      }
+      if (--unreceived[b] === 0) {
+        const finishing = this.finishBucket(state, fusion, pending);
+        finishing.catch(() => undefined); // awaited below; a failure is reported through run()
+        finished.push(finishing);
+      }
     }
+    await this.guard(Promise.all(finished));
+  }
+
+  /** Once every chunk of a bucket is applied: copy it back, acknowledge it, release its fusion buffer. */
+  private async finishBucket(state: BucketState, fusion: Float32Array, pending: Promise<void>[]): Promise<void> {
+    const { ctx, inbound } = this.p;
+    await this.guard(Promise.all(pending));
+    if (this.failure) return;
+    if (!state.inPlace) unstageBucket(state.bucket, fusion, this.p.buffers);
+    inbound.ack(ctx.experiment, ctx.generation, ctx.step, state.bucket.index);
+    // Every send of this bucket has been written (its last sends depend on receives
+    // already applied), so the buffer may be reused.
+    if (!state.inPlace) this.releaseWhenSent(state, fusion);
   }
 
   private sentBuckets = -1;

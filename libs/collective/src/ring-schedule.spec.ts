@@ -1,4 +1,4 @@
-import { receiveSchedule, ringRounds, segmentRange, sendSchedule } from './ring-schedule';
+import { BUCKET_LAG_ROUNDS, pipelinedOrder, receiveSchedule, ringRounds, segmentRange, sendSchedule } from './ring-schedule';
 
 /** Runs the schedule of every member in lockstep over plain arrays: an independent check of the algorithm. */
 function simulate(inputs: number[][], chunkElements: number): { results: number[][]; sentElements: number[] } {
@@ -57,6 +57,37 @@ describe('ring schedule', () => {
       expect(segments.reduce((s, x) => s + x.length, 0)).toBe(n);
       segments.forEach((s, k) => k > 0 && expect(s.start).toBe(segments[k - 1].start + segments[k - 1].length));
       expect(Math.max(...segments.map((s) => s.length)) - Math.min(...segments.map((s) => s.length))).toBeLessThanOrEqual(1);
+    }
+  });
+});
+
+describe('pipelinedOrder (wire order across buckets)', () => {
+  it.each([
+    [2, [10, 7, 3], 2],
+    [3, [12, 12, 5, 1], 3],
+    [4, [16, 16, 16, 16], 4],
+    [4, [9, 0, 5], 2],
+  ])('N=%i buckets %j chunk %i: every member sends what its successor expects, each chunk after its dependency', (size, buckets, chunkElements) => {
+    for (let rank = 0; rank < size; rank++) {
+      const successor = (rank + 1) % size;
+      const sent = pipelinedOrder(buckets.map((n) => sendSchedule(rank, size, n, chunkElements)));
+      const expected = pipelinedOrder(buckets.map((n) => receiveSchedule(successor, size, n, chunkElements)));
+      expect(sent.map(({ bucket, chunk }) => [bucket, chunk.phase, chunk.round, chunk.segment, chunk.offset, chunk.length])).toEqual(
+        expected.map(({ bucket, chunk }) => [bucket, chunk.phase, chunk.round, chunk.segment, chunk.offset, chunk.length]),
+      );
+      // Chunk j of round g (g > 0) waits for chunk j of round g−1 from the predecessor: that one
+      // must come before everything of the waiting chunk's slot in the predecessor's send order.
+      const predecessorOrder = pipelinedOrder(buckets.map((n) => receiveSchedule(rank, size, n, chunkElements)));
+      const slot = (bucket: number, step: number): number => step + bucket * BUCKET_LAG_ROUNDS;
+      const position = new Map(predecessorOrder.map(({ bucket, chunk }, i) => [`${bucket}/${chunk.step}/${chunk.chunk}`, i]));
+      for (const { bucket, chunk } of sent) {
+        if (chunk.step === 0) continue;
+        const dependency = position.get(`${bucket}/${chunk.step - 1}/${chunk.chunk}`) as number;
+        const firstOfSlot = predecessorOrder.findIndex((x) => slot(x.bucket, x.chunk.step) >= slot(bucket, chunk.step));
+        expect(dependency).toBeLessThan(firstOfSlot);
+      }
+      // Each bucket's chunks keep their own schedule order.
+      buckets.forEach((n, b) => expect(sent.filter((x) => x.bucket === b).map((x) => x.chunk)).toEqual(sendSchedule(rank, size, n, chunkElements)));
     }
   });
 });

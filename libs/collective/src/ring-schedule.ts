@@ -94,3 +94,37 @@ function schedule(rank: number, size: number, n: number, chunkElements: number, 
   }
   return out;
 }
+
+/** One entry of the wire order across buckets: chunk `chunk` of bucket `bucket`. */
+export interface PipelinedChunk {
+  bucket: number;
+  chunk: RingChunk;
+}
+
+/**
+ * Rounds between the start of one bucket and the start of the next on the wire.
+ * 1: bucket b+1's round g travels in the same slot as bucket b's round g+1, so
+ * up to 2(N−1) buckets are in flight at once on every edge.
+ */
+export const BUCKET_LAG_ROUNDS = 1;
+
+/**
+ * The wire order of a whole reduction: the chunks of every bucket (each bucket's
+ * own schedule, from {@link sendSchedule} or {@link receiveSchedule}), merged so
+ * that bucket b's round g travels in slot `g + b·lag`; within a slot, buckets go
+ * in index order and each bucket's chunks in schedule order. A member's send order
+ * and its successor's receive order are the same list (same keys on both sides).
+ *
+ * Why: a bucket alone is a chain of 2(N−1) dependent rounds — with one chunk per
+ * segment (4 MiB buckets, 1 MiB chunks, N = 4) every edge carries one message at
+ * a time and the ring runs in lockstep. Starting the next bucket one round later
+ * instead of after the last round keeps several independent messages in flight
+ * on every edge. Deadlock-free: a chunk of slot s waits only for a chunk of slot
+ * s−1, which every member sends before anything of slot s.
+ */
+export function pipelinedOrder(perBucket: readonly RingChunk[][], lag = BUCKET_LAG_ROUNDS): PipelinedChunk[] {
+  const out: Array<PipelinedChunk & { slot: number; index: number }> = [];
+  perBucket.forEach((chunks, bucket) => chunks.forEach((chunk, index) => out.push({ bucket, chunk, slot: chunk.step + bucket * lag, index })));
+  out.sort((a, b) => a.slot - b.slot || a.bucket - b.bucket || a.index - b.index);
+  return out.map(({ bucket, chunk }) => ({ bucket, chunk }));
+}
