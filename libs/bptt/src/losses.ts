@@ -33,3 +33,25 @@ export function headLoss(kind: LossKind, h: tf.Tensor2D, weight: tf.Tensor2D, bi
   if (kind === 'mse') return { sum: sq, count: N * O };
   return { sum: tf.tidy(() => tf.mul(sq, 0.5) as tf.Scalar), count: N };
 }
+
+/**
+ * Rows `rows` of x [N, H] as [K, H], with the gradient scattered back on the host:
+ * tf.gather's own gradient (unsortedSegmentSum) is several times slower on the cpu
+ * backend than the whole window, and a loss mask gathers on every window. Rows must be
+ * distinct (each gets its own row of the gradient).
+ */
+export function gatherRows(x: tf.Tensor2D, rows: Int32Array): tf.Tensor2D {
+  const [N, H] = x.shape;
+  const op = tf.customGrad((...args) => {
+    const xs = args[0] as tf.Tensor2D;
+    const value = tf.gather(xs, Array.from(rows)) as tf.Tensor2D;
+    const gradFunc = (dy: tf.Tensor) => {
+      const g = dy.dataSync() as Float32Array;
+      const out = new Float32Array(N * H);
+      rows.forEach((r, k) => out.set(g.subarray(k * H, (k + 1) * H), r * H));
+      return [tf.tensor2d(out, [N, H])];
+    };
+    return { value, gradFunc };
+  });
+  return op(x) as tf.Tensor2D;
+}

@@ -13,7 +13,7 @@
  */
 import { tf, type NetworkState, type RecurrentNetwork } from '@unroll/models';
 import type { NamedArrays } from './gradients';
-import { headLoss, type LossKind } from './losses';
+import { gatherRows, headLoss, type LossKind } from './losses';
 import type { WindowData } from './sequence-data';
 
 export interface WindowJobOptions {
@@ -73,7 +73,7 @@ function scoredLoss(net: RecurrentNetwork, kind: LossKind, top: tf.Tensor3D, dat
   const rows = scoredRows(top, scoredFrom);
   const masked = maskedRows(data.mask, scoredFrom * B, data.targets, perRow);
   if (!masked) return headLoss(kind, rows, weight, bias, scoredTargets(data.targets, scoredFrom * B, perRow));
-  return headLoss(kind, tf.gather(rows, masked.rows) as tf.Tensor2D, weight, bias, masked.targets);
+  return headLoss(kind, gatherRows(rows, masked.rows), weight, bias, masked.targets);
 }
 
 /** Whether any of the newest rows from `scoredFrom` on is scored. */
