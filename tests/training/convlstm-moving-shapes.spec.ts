@@ -14,8 +14,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { movingShapesCsv, movingShapesVideo } from '@unroll/datasets';
-import { EXAMPLE_MOVING_SHAPES } from '../../libs/datasets/src/moving-shapes-csv';
+import { EXAMPLE_MOVING_SHAPES, movingShapesCsv, movingShapesVideo } from '@unroll/datasets';
 import { runCli, REPO_ROOT } from '../support/run-cli';
 
 const MEASURED_MSE = 0.0406;

@@ -4,10 +4,8 @@
  * 4000 frames of 16×16 pixels, 2 shapes, seed 2015 — the example's numbers.
  */
 import { writeFileSync } from 'node:fs';
-import { movingShapesCsv } from './moving-shapes';
+import { EXAMPLE_MOVING_SHAPES, movingShapesCsv } from './moving-shapes';
 
-/** The example's video: 4000 frames is ~10 minutes of training at the example's settings. */
-export const EXAMPLE_MOVING_SHAPES = { frames: 4000, size: 16, shapes: 2, shapeSize: 5, seed: 2015 } as const;
 
 if (require.main === module) {
   const out = process.argv[2];

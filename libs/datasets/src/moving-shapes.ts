@@ -33,6 +33,9 @@ export interface MovingShapesOptions {
   seed: number;
 }
 
+/** The video of examples/convlstm-moving-shapes.yaml: 4000 frames of 16×16, 2 shapes of 5 px, seed 2015. */
+export const EXAMPLE_MOVING_SHAPES = { frames: 4000, size: 16, shapes: 2, shapeSize: 5, seed: 2015 } as const;
+
 type Kind = 'square' | 'disc' | 'plus';
 
 function ink(kind: Kind, dy: number, dx: number, r: number): boolean {
