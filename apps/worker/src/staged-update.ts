@@ -27,7 +27,20 @@ export interface StagedUpdate {
   skipped: boolean;
 }
 
-export function stageUpdate(
+/**
+ * Steps 1–2 (divide, norm; the skip decision), with 3–4 left to finish(): a member
+ * can report the step's norm and skip before the optimizer runs — its result is
+ * fixed once the reduced gradient is in hand — and run the optimizer while the
+ * report travels and the coordinator commits (step-participant.ts).
+ */
+export interface BegunUpdate {
+  gradNorm: number;
+  skipped: boolean;
+  /** Clips and runs the optimizer into the staged copy: the StagedUpdate. Call once. */
+  finish(): StagedUpdate;
+}
+
+export function beginUpdate(
   ctx: { generation: number; step: number },
   committed: ReadonlyMap<string, Float32Array>,
   optimizer: Optimizer,
@@ -36,15 +49,26 @@ export function stageUpdate(
   clipNorm: number | undefined,
   /** The optimizer's state and a copy of `committed`, taken ahead (ExperimentSession.prepareStaging); taken here when absent. */
   prepared?: { optimizerBefore: OptimizerState; params: NamedArrays },
-): StagedUpdate {
+): BegunUpdate {
   if (!(count > 0)) throw new RangeError(`a step's token count must be positive, got ${count}`);
   const optimizerBefore = prepared?.optimizerBefore ?? optimizer.state();
   const norm = scaledNorm(reduced, 1 / count);
   const params: NamedArrays = prepared?.params ?? new Map([...committed].map(([name, a]) => [name, a.slice()]));
-  if (!Number.isFinite(norm)) return { ...ctx, params, optimizerBefore, gradNorm: norm, clipped: false, skipped: true };
-  const factor = clipByGlobalNorm(reduced, norm, clipNorm);
-  optimizer.step(params, reduced);
-  return { ...ctx, params, optimizerBefore, gradNorm: norm, clipped: factor < 1, skipped: false };
+  const skipped = !Number.isFinite(norm);
+  return {
+    gradNorm: norm,
+    skipped,
+    finish(): StagedUpdate {
+      if (skipped) return { ...ctx, params, optimizerBefore, gradNorm: norm, clipped: false, skipped: true };
+      const factor = clipByGlobalNorm(reduced, norm, clipNorm);
+      optimizer.step(params, reduced);
+      return { ...ctx, params, optimizerBefore, gradNorm: norm, clipped: factor < 1, skipped: false };
+    },
+  };
+}
+
+export function stageUpdate(...args: Parameters<typeof beginUpdate>): StagedUpdate {
+  return beginUpdate(...args).finish();
 }
 
 /**

@@ -24,8 +24,11 @@
  *                              parameters do not change (invariant 3)
  *                           5. publish 'report' (ok, gradNorm, skipped, and the
  *                              timings reduceSeconds = wall time of the
- *                              all-reduce call, applySeconds = staging) — or ok
- *                              false with the error, which names a dead peer
+ *                              all-reduce call, applySeconds = divide and norm)
+ *                              — or ok false with the error, which names a dead
+ *                              peer — as soon as the norm is known; the clip and
+ *                              the optimizer (step 4's rest) run while the report
+ *                              travels, before any other message is handled
  *                           count 0 is the closing barrier after the last commit:
  *                           no reduction; rank 0 writes the final checkpoint
  *   commit g, s             swap the staged parameters in: version s + 1
@@ -42,7 +45,7 @@ import type { AcceptedJob, ControlBus, ControlMessage, ExperimentStore } from '@
 import { checkpointDue, type CheckpointWriter } from './checkpoint-writer';
 import { MissingContributionError, type ExperimentSession } from './experiment-session';
 import { reductionBuffers } from './reduction-layout';
-import { stageUpdate } from './staged-update';
+import { beginUpdate } from './staged-update';
 
 /**
  * Where a worker stands in one experiment.
@@ -97,6 +100,8 @@ export class StepParticipant {
   rank = -1;
   /** Messages refused for naming an older generation. */
   refused = 0;
+  /** Seconds of the last staging, from the end of the all-reduce to the update staged (the report's applySeconds stops at the norm). */
+  lastStageSeconds = Number.NaN;
   private collective: Collective | undefined;
   private readonly reports = new Map<string, ReportMessage>();
   private chain: Promise<void> = Promise.resolve();
@@ -193,11 +198,30 @@ export class StepParticipant {
         if (missing.length > 0) {
           throw new MissingContributionError(`the results of jobs ${missing.map((f) => `${generation}/${step}/streams ${f}+`).join(', ')} were accepted from ${this.ctx.workerId}, which holds no gradient for them`);
         }
-        const update = stageUpdate({ generation, step }, s.params, s.optimizer, grads, count, s.spec.spec.clipNorm ?? undefined, s.takePrepared());
-        s.stage(update);
+        // The report goes out as soon as the norm is known (the update is then fixed:
+        // the reduced gradient, the committed parameters and the optimizer's state
+        // determine it); the optimizer runs while the report travels and the
+        // coordinator commits. All of it is synchronous between the publish call and
+        // the await below, so no other message or job sees the step half staged, and
+        // the 'commit' is handled (in arrival order, after this) with the update staged.
+        const begun = beginUpdate({ generation, step }, s.params, s.optimizer, grads, count, s.spec.spec.clipNorm ?? undefined, s.takePrepared());
         const timings = { reduceSeconds: (t1 - t0) / 1000, applySeconds: (performance.now() - t1) / 1000 };
-        report = this.report(generation, step, { ok: true, gradNorm: update.gradNorm, skipped: update.skipped, ...timings });
-        this.phase = MemberPhase.Staged;
+        report = this.report(generation, step, { ok: true, gradNorm: begun.gradNorm, skipped: begun.skipped, ...timings });
+        this.reports.set(key, report);
+        const sent = this.ctx.bus.publish(report);
+        try {
+          // Cannot fail for a layout that passed verify(); if it ever did, this member
+          // could not apply the commit: it stays Failed, and its next job or reduce
+          // times out waiting for the version, which the coordinator sees.
+          s.stage(begun.finish());
+          this.phase = MemberPhase.Staged;
+        } catch (e) {
+          this.phase = MemberPhase.Failed;
+          this.log(`staging step ${step} after its report failed: ${e instanceof Error ? e.message : String(e)}`);
+        }
+        this.lastStageSeconds = (performance.now() - t1) / 1000;
+        await sent;
+        return;
       }
     } catch (e) {
       // A dead or late ring peer is named by its worker id, which is what the coordinator and the user know.
