@@ -5,5 +5,6 @@ module.exports = {
   displayName: 'tests',
   rootDir: __dirname,
   testMatch: ['<rootDir>/**/*.spec.ts'],
+  testTimeout: 60000,
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/../tsconfig.base.json' }] },
 };
