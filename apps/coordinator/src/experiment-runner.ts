@@ -83,6 +83,7 @@ export class ExperimentRunner {
     this.phases.set(id, ExperimentPhase.Queued);
     const reports = new ReportCollector(id, (line) => this.log(`${id}: ${line}`));
     let unsubscribe: (() => Promise<void>) | undefined;
+    let closeDriver: (() => void) | undefined;
     try {
       const spec: ExperimentSpec = parseSpec(record.specYaml, `experiment ${id}`);
       await this.deps.experiments.setStatus(id, 'running');
@@ -97,13 +98,14 @@ export class ExperimentRunner {
       this.log(`${id}: generation ${generation}, members ${members.join(', ')}`);
 
       const driver = new StepDriver({ ...this.deps, reports }, this.options);
+      closeDriver = () => driver.close();
       // The micro-batches depend on the tbptt config alone, not on the data length.
       const microBatches = new TbpttSchedule(tbpttConfig(spec), spec.spec.tbptt.window).microBatches();
       const total = spec.spec.steps;
       for (let step = record.step; step < total; step++) {
         if ((await this.deps.experiments.get(id))?.status === 'cancelled') throw new ExperimentCancelledError(`experiment ${id} was cancelled at step ${step}`);
         this.phases.set(id, ExperimentPhase.Computing);
-        const outcome = await driver.runStep({ experiment: id, generation, step, members }, microBatches);
+        const outcome = await driver.runStep({ experiment: id, generation, step, members }, microBatches, { enqueueNext: step + 1 < total });
         this.options.onStep?.(id, outcome, total);
       }
       this.phases.set(id, ExperimentPhase.Finishing);
@@ -121,6 +123,7 @@ export class ExperimentRunner {
       this.phases.set(id, phase);
       return phase;
     } finally {
+      closeDriver?.(); // jobs enqueued ahead for a step that will not run are withdrawn
       await unsubscribe?.().catch(() => undefined);
     }
   }

@@ -176,4 +176,41 @@ describe('StepDriver', () => {
     await expect(done).rejects.toThrow(FencingError);
     expect(published.some((m) => m.type === 'commit')).toBe(false);
   });
+  it('enqueueNext: step s + 1 is enqueued while step s reduces, taken by that runStep; withdrawn when step s fails', async () => {
+    const queue = new InMemoryWindowQueue({ attempts: 1 });
+    const seen: Array<[number, number]> = [];
+    let release!: () => void;
+    const committed = new Promise<void>((r) => (release = r));
+    let unstick!: () => void;
+    const stuck = new Promise<void>((r) => (unstick = r));
+    // A worker that, like window-executor.ts, computes a job of step s only at version s.
+    await queue.consume('w0', async (job) => {
+      seen.push([job.step, job.firstStream]);
+      if (job.step === 1) await committed;
+      if (job.step === 2) await stuck; // still running when step 1 fails
+      return { lossSum: 1, count: 2, worker: 'w0', computeSeconds: 0.001, startedAt: Date.now() };
+    });
+    const d = new StepDriver({ windows: queue, bus, experiments, states, reports: collector, watcher: new MembershipWatcher(membership, { pollMs: 20 }) }, { resendMs: 30, reportTimeoutMs: 2000, jobsTimeoutMs: 2000 });
+    const batches: Array<[number, number]> = [[0, 2], [2, 2]];
+    const s0 = d.runStep(ctx(0), batches, { enqueueNext: true });
+    await until(() => reduces().length > 0);
+    await until(() => queue.pendingJobIds().length === 2);
+    expect(queue.pendingJobIds().every((id) => id.includes(':1:'))).toBe(true); // step 1, before step 0 commits
+    for (const id of MEMBERS) await bus.publish(report(id));
+    await s0;
+    expect((await experiments.get(EXP))?.step).toBe(1);
+    release();
+    const s1 = d.runStep(ctx(1), batches, { enqueueNext: true });
+    await until(() => reduces().some((m) => m.step === 1));
+    expect(seen.filter(([step]) => step === 1)).toHaveLength(2); // the jobs enqueued ahead, not a second copy
+    await until(() => seen.some(([step]) => step === 2));
+    expect(queue.pendingJobIds().filter((id) => id.includes(':2:'))).toHaveLength(2);
+    // Step 1 fails: step 2's jobs, enqueued ahead, are withdrawn — all but the one a worker is running.
+    for (const id of MEMBERS) await bus.publish(report(id, { step: 1, ok: id !== 'w1', error: id === 'w1' ? 'boom' : undefined }));
+    await expect(s1).rejects.toThrow(StepFailedError);
+    expect(queue.pendingJobIds()).toHaveLength(1);
+    expect((await experiments.get(EXP))?.step).toBe(1);
+    unstick();
+    await queue.close();
+  });
 });

@@ -3,7 +3,11 @@
  * training step"). Every message carries (experiment, generation, step).
  *
  *   1. Enqueue one window job per micro-batch — the same jobs whatever the number
- *      of workers (invariant 1) — as one flow; wait until every job is done.
+ *      of workers (invariant 1) — as one flow; wait until every job is done. With
+ *      enqueueNext, step s + 1's flow is added as soon as step s's jobs are done:
+ *      workers take those jobs during step s's reduce and wait for its commit
+ *      before computing (window-executor.ts); if step s fails they are withdrawn,
+ *      and a worker waiting on one is released by the next generation.
  *   2. Publish 'reduce' with the step's token count and loss sum (summed over the
  *      job results in micro-batch order) and, per job, the worker whose result the
  *      queue accepted: each member reduces exactly the jobs accepted from it, so a
@@ -58,9 +62,12 @@ export interface StepOutcome {
  * Where the time of one step went (read by the benchmarks, bench/cluster). All in
  * seconds; wall-clock (performance.now()) intervals unless said otherwise.
  *
- *   wallSeconds       the coordinator's enqueue of the step's jobs → the durable
- *                     commit published ('commit' sent; members swap in). Excludes
- *                     the deletion of old hidden states that follows.
+ *   wallSeconds       the coordinator's enqueue of the step's jobs — or, for jobs
+ *                     enqueued ahead, the previous step's commit published, if
+ *                     later — → the durable commit published ('commit' sent;
+ *                     members swap in). With jobs enqueued ahead it includes the
+ *                     runner's work between steps (old hidden states deleted,
+ *                     record read), so consecutive walls tile the run.
  *   queueWaitSeconds  enqueue → the first window job of the step received by a
  *                     worker's handler: the queue's hand-out latency. Compares the
  *                     coordinator's Date.now() with the worker's, so it is exact on
@@ -138,18 +145,41 @@ export interface StepDriverOptions {
   resendMs?: number;
 }
 
+/** A step's jobs enqueued while the previous step reduced (StepDriver.runStep's enqueueNext). */
+interface AheadStep {
+  generation: number;
+  step: number;
+  results: Promise<WindowResult[]>;
+  controller: AbortController;
+  enqueuedAt: number;
+  t0: number;
+}
+
+function jobsOf(ctx: StepContext, microBatches: ReadonlyArray<readonly [number, number]>): WindowJob[] {
+  return microBatches.map(([firstStream, streams]) => ({ experiment: ctx.experiment, generation: ctx.generation, step: ctx.step, firstStream, streams }));
+}
+
 export class StepDriver {
+  private ahead: AheadStep | undefined;
+  /** When the last commit was published: performance.now() and Date.now(). */
+  private lastCommit: { t: number; at: number } | undefined;
+
   constructor(
     private readonly deps: StepDriverDeps,
     private readonly options: StepDriverOptions = {},
   ) {}
 
-  async runStep(ctx: StepContext, microBatches: ReadonlyArray<readonly [number, number]>): Promise<StepOutcome> {
+  async runStep(ctx: StepContext, microBatches: ReadonlyArray<readonly [number, number]>, opts: { enqueueNext?: boolean } = {}): Promise<StepOutcome> {
     const { experiment, generation, step } = ctx;
-    const enqueuedAt = Date.now();
-    const t0 = performance.now();
-    const jobs: WindowJob[] = microBatches.map(([firstStream, streams]) => ({ experiment, generation, step, firstStream, streams }));
-    const results = await this.guarded(ctx, `the window jobs of step ${step}`, this.deps.windows.runStep(jobs, { timeoutMs: this.options.jobsTimeoutMs ?? 10 * 60_000 }));
+    const jobs = jobsOf(ctx, microBatches);
+    // A step whose jobs were enqueued ahead (during the previous step's reduce) starts
+    // when the previous step committed: its jobs could not run before that.
+    const ahead = this.ahead?.generation === generation && this.ahead.step === step ? this.ahead : undefined;
+    if (this.ahead !== ahead) this.withdrawAhead();
+    this.ahead = undefined;
+    const enqueuedAt = ahead ? Math.max(ahead.enqueuedAt, this.lastCommit?.at ?? 0) : Date.now();
+    const t0 = ahead ? Math.max(ahead.t0, this.lastCommit?.t ?? 0) : performance.now();
+    const results = await this.guarded(ctx, `the window jobs of step ${step}`, ahead?.results ?? this.deps.windows.runStep(jobs, { timeoutMs: this.jobsTimeoutMs }));
     let count = 0;
     let lossSum = 0;
     for (const r of results) {
@@ -158,11 +188,29 @@ export class StepDriver {
     }
     const t1 = performance.now();
     const accepted = results.map((r, i) => ({ firstStream: jobs[i].firstStream, worker: r.worker }));
-    const reports = await this.reduce(ctx, { type: 'reduce', experiment, generation, step, count, lossSum, jobs: accepted });
+    let reports: Report[];
+    try {
+      const reducing = this.reduce(ctx, { type: 'reduce', experiment, generation, step, count, lossSum, jobs: accepted });
+      // Step s + 1's jobs go to the queue now: workers take them while step s reduces
+      // and wait for its commit (parameters change only at commit; a job computes with
+      // version s + 1 only) — the queue's hand-out is off the step's critical path.
+      if (opts.enqueueNext) this.ahead = this.enqueueAhead({ ...ctx, step: step + 1 }, microBatches);
+      reports = await reducing;
+    } catch (e) {
+      this.withdrawAhead();
+      throw e;
+    }
     const t2 = performance.now();
-    await this.deps.experiments.commit(experiment, generation, step);
+    try {
+      await this.deps.experiments.commit(experiment, generation, step);
+    } catch (e) {
+      this.withdrawAhead();
+      throw e;
+    }
     await this.deps.bus.publish({ type: 'commit', experiment, generation, step });
-    const wallSeconds = (performance.now() - t0) / 1000;
+    const committedAt = performance.now();
+    this.lastCommit = { t: committedAt, at: Date.now() };
+    const wallSeconds = (committedAt - t0) / 1000;
     await this.deps.states.deleteBefore(experiment, step + 1);
     const timings = stepTimings({ enqueuedAt, wallSeconds }, results.map((result, i) => ({ firstStream: jobs[i].firstStream, result })), reports, ctx.members);
     return {
@@ -175,6 +223,27 @@ export class StepDriver {
       seconds: { jobs: (t1 - t0) / 1000, reduce: (t2 - t1) / 1000, commit: (performance.now() - t2) / 1000 },
       timings,
     };
+  }
+
+  /** Withdraws jobs enqueued ahead that no runStep took (the run ends or fails): not started ones are removed. */
+  close(): void {
+    this.withdrawAhead();
+  }
+
+  private get jobsTimeoutMs(): number {
+    return this.options.jobsTimeoutMs ?? 10 * 60_000;
+  }
+
+  private enqueueAhead(ctx: StepContext, microBatches: ReadonlyArray<readonly [number, number]>): AheadStep {
+    const controller = new AbortController();
+    const results = this.deps.windows.runStep(jobsOf(ctx, microBatches), { timeoutMs: this.jobsTimeoutMs, signal: controller.signal });
+    results.catch(() => undefined); // seen by the runStep that takes it, or withdrawn
+    return { generation: ctx.generation, step: ctx.step, results, controller, enqueuedAt: Date.now(), t0: performance.now() };
+  }
+
+  private withdrawAhead(): void {
+    this.ahead?.controller.abort();
+    this.ahead = undefined;
   }
 
   /** The closing barrier at `ctx.step` (= steps): every member applied every commit; rank 0 wrote the final checkpoint. */

@@ -335,9 +335,11 @@ export class ExperimentSession {
    * `pollMs` while waiting: it may apply a commit whose message was lost (the
    * commit itself is durable in the experiment record).
    */
-  async awaitVersion(step: number, opts: { timeoutMs: number; pollMs: number; heal: () => Promise<void> }): Promise<void> {
+  async awaitVersion(step: number, opts: { timeoutMs: number; pollMs: number; heal: () => Promise<void>; cancelled?: () => string | undefined }): Promise<void> {
     const deadline = Date.now() + opts.timeoutMs;
     while (this.version < step) {
+      const reason = opts.cancelled?.();
+      if (reason !== undefined) throw new StaleStepError(`experiment ${this.id}: step ${step} will not be reached in this wait: ${reason}`);
       if (Date.now() >= deadline) throw new VersionTimeoutError(`experiment ${this.id}: parameters are at version ${this.version}, step ${step} needs version ${step}; no commit arrived within ${opts.timeoutMs} ms`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, opts.pollMs);
@@ -349,6 +351,13 @@ export class ExperimentSession {
       if (this.version < step) await opts.heal();
     }
     if (this.version > step) throw new StaleStepError(`experiment ${this.id}: step ${step} is already committed (parameters at version ${this.version})`);
+  }
+
+  /** Wakes every awaitVersion wait to check its condition again (a new generation may have cancelled it). */
+  wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
   }
 
   dispose(): void {

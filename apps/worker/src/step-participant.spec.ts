@@ -95,7 +95,7 @@ describe('StepParticipant and the window executor', () => {
   }
 
   function run(m: { id: string; session: ExperimentSession; participant: StepParticipant }, j: WindowJob) {
-    return executeWindow({ workerId: m.id, experiments, states, session: async () => m.session, awaitVersion: (_s, step) => m.participant.awaitVersion(step) }, j);
+    return executeWindow({ workerId: m.id, experiments, states, session: async () => m.session, awaitVersion: (_s, step, generation) => m.participant.awaitVersion(step, generation) }, j);
   }
 
   const msg = (m: ControlMessage): ControlMessage => m;
@@ -296,6 +296,33 @@ describe('StepParticipant and the window executor', () => {
     await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: again.count, lossSum: 0, jobs: [{ firstStream: 0, worker: 'w0' }] }));
     expect(reports).toEqual([expect.objectContaining({ member: 'w0', step: 0, ok: false, error: expect.stringMatching(/redis write failed/) })]);
     expect(m.participant.phase).toBe(MemberPhase.Failed);
+  });
+
+  it('a job enqueued ahead waits for the commit of the previous step, and a new generation releases it (refused) instead of holding the job slot', async () => {
+    const [m] = await members(1);
+    const r0 = await run(m, job(0, 0));
+    const r1 = await run(m, job(0, 2));
+    // Step 1's job is taken while step 0 reduces: it does not compute before the commit.
+    const ahead = run(m, job(1, 0));
+    let done = false;
+    void ahead.then(() => (done = true));
+    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r0.count + r1.count, lossSum: 0, jobs: [{ firstStream: 0, worker: 'w0' }, { firstStream: 2, worker: 'w0' }] }));
+    await settle();
+    expect(done).toBe(false);
+    await experiments.commit(EXP, 1, 0);
+    await m.participant.receive(msg({ type: 'commit', experiment: EXP, generation: 1, step: 0 }));
+    expect((await ahead).count).toBeGreaterThan(0);
+    expect(m.session.heldJobs(1, 1)).toEqual([0]);
+
+    // Another ahead job, of step 2; step 1 then fails and generation 2 opens: the job is released at once.
+    const stale = run(m, job(2, 0));
+    stale.catch(() => undefined);
+    await settle();
+    const t0 = Date.now();
+    await experiments.newGeneration(EXP, ['w0']);
+    await m.participant.receive(msg({ type: 'generation', experiment: EXP, generation: 2, step: 1, members: ['w0'] }));
+    await expect(stale).rejects.toThrow(/generation 2 replaced generation 1/);
+    expect(Date.now() - t0).toBeLessThan(500);
   });
 
   it('a non-finite reduced gradient skips the step: reported as skipped, committed without change, counted', async () => {

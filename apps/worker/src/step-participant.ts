@@ -125,8 +125,12 @@ export class StepParticipant {
   }
 
   /** Waits until the committed parameters are at version `step`, applying a commit whose message was lost. */
-  awaitVersion(step: number): Promise<void> {
-    return this.session.awaitVersion(step, { timeoutMs: this.ctx.versionTimeoutMs ?? 60_000, pollMs: this.ctx.pollMs ?? 250, heal: () => this.healCommit() });
+  awaitVersion(step: number, generation?: number): Promise<void> {
+    // A job's wait (with its generation) ends when a newer generation is adopted: a job
+    // of step s + 1 enqueued ahead while step s reduced must not hold this worker's
+    // job slot when step s fails and a new generation redoes it.
+    const cancelled = generation === undefined ? undefined : () => (this.generation > generation ? `generation ${this.generation} replaced generation ${generation}` : undefined);
+    return this.session.awaitVersion(step, { timeoutMs: this.ctx.versionTimeoutMs ?? 60_000, pollMs: this.ctx.pollMs ?? 250, heal: () => this.healCommit(), cancelled });
   }
 
   private async handle(m: ControlMessage): Promise<void> {
@@ -167,6 +171,7 @@ export class StepParticipant {
     for (const key of [...this.reports.keys()]) if (Number(key.split(':')[0]) < generation) this.reports.delete(key);
     this.collective = this.rank >= 0 ? await this.ctx.collectives.forMembers(this.session.id, members, this.rank) : undefined;
     this.phase = this.rank >= 0 ? MemberPhase.Ready : MemberPhase.Observer;
+    this.session.wake();
   }
 
   private async reduce(generation: number, step: number, count: number, accepted: readonly AcceptedJob[]): Promise<void> {

@@ -5,7 +5,8 @@
  *      one (an older generation's work is thrown away, invariant 4), and a job of a
  *      generation this worker is not a member of (its gradient could not be reduced);
  *   2. wait until the local parameters are at version `step` (commits are applied
- *      in order; a lost commit message is healed from the record);
+ *      in order; a lost commit message is healed from the record; a newer
+ *      generation ends the wait: the job is refused);
  *   3. load the hidden state of streams [first, first + count) at step s from the
  *      HiddenStateStore (zeros at an epoch's first window) — read together with
  *      the record of step 1, in one round trip;
@@ -45,7 +46,7 @@ export interface WindowExecutorContext {
   /** The worker's session of the experiment, loaded on first use. */
   session(experiment: string): Promise<ExperimentSession>;
   /** Waits until the session's parameters are at version `step` (see ExperimentSession.awaitVersion). */
-  awaitVersion(session: ExperimentSession, step: number): Promise<void>;
+  awaitVersion(session: ExperimentSession, step: number, generation: number): Promise<void>;
   /** Diagnostic: ms to sleep after computing each window, counted in computeSeconds (WorkerNodeOptions.throttleMs). @defaultValue 0 */
   throttleMs?: number;
   /** Where the window runs (window-compute.ts). @defaultValue inline, on the calling thread */
@@ -68,9 +69,13 @@ export async function executeWindow(ctx: WindowExecutorContext, job: WindowJob):
   if (!record.members.includes(ctx.workerId)) throw new WindowJobRefusedError(`${where}: worker ${ctx.workerId} is not a member of generation ${record.generation} (${record.members.join(', ')})`);
 
   const session = await ctx.session(job.experiment);
-  await ctx.awaitVersion(session, job.step);
+  // A job enqueued ahead (step s + 1 while step s reduces) waits here for the commit of
+  // step s; the state it read before may not have been written yet (the writes of
+  // step s are flushed before the reports), so it reads it again after the wait.
+  const early = session.version < job.step;
+  await ctx.awaitVersion(session, job.step, job.generation);
   const plan = session.schedule.windowAt(job.step);
-  const stored = plan.index === 0 ? undefined : await storedRead;
+  const stored = plan.index === 0 ? undefined : await (early ? ctx.states.get(job.experiment, job.firstStream, job.streams, job.step) : storedRead);
   const state = session.stateAt(job.firstStream, job.streams, job.step, stored);
   if (session.version !== job.step) throw new WindowJobRefusedError(`${where}: parameters moved to version ${session.version} while the job waited`);
 

@@ -163,7 +163,7 @@ export class WorkerNode {
         experiments: this.deps.experiments,
         states: this.deps.states,
         session: async (id) => (await this.experiment(id)).session,
-        awaitVersion: async (session, step) => (await this.experiment(session.id)).participant.awaitVersion(step),
+        awaitVersion: async (session, step, generation) => (await this.experiment(session.id)).participant.awaitVersion(step, generation),
         throttleMs: this.options.throttleMs,
         compute: this.compute,
       },

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { FlowProducer, Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BullQueueOptions, ResolvedBullOptions, bullConnection, bullJobId, resolveBullOptions } from './bull-connection';
-import { ClusterError, QueueClosedError, StepTimeoutError, WindowJobFailedError } from './cluster-errors';
+import { ClusterError, QueueClosedError, StepTimeoutError, StepWithdrawnError, WindowJobFailedError } from './cluster-errors';
 import { WindowJob, WindowQueue, WindowResult } from './interfaces';
 import { parseWindowJob, parseWindowResult, validateStepJobs, windowJobId } from './window-job';
 
@@ -93,7 +93,7 @@ export class BullWindowQueue implements WindowQueue {
     this.connection.on('error', (error: Error) => this.opts.onError(error));
   }
 
-  async runStep(jobs: WindowJob[], opts: { timeoutMs?: number } = {}): Promise<WindowResult[]> {
+  async runStep(jobs: WindowJob[], opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<WindowResult[]> {
     const stepId = validateStepJobs(jobs);
     if (this.closed) throw new QueueClosedError('runStep on a closed BullWindowQueue');
     const producer = await this.stepProducer();
@@ -123,6 +123,9 @@ export class BullWindowQueue implements WindowQueue {
     }));
     for (const { name, listener } of onWindowCompleted) windowEvents.on(name, listener);
     this.pending.add(onClose);
+    const onAbort = (): void => settle?.reject(new StepWithdrawnError(stepId));
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       if (opts.timeoutMs !== undefined) {
         const timeoutMs = opts.timeoutMs;
@@ -164,10 +167,11 @@ export class BullWindowQueue implements WindowQueue {
       }
       return value.map((v, i) => parseWindowResult(v, `result of window job ${windows[i].id}`));
     } catch (error) {
-      if (error instanceof StepTimeoutError) await this.abandon(producer, parentId);
+      if (error instanceof StepTimeoutError || error instanceof StepWithdrawnError) await this.abandon(producer, parentId);
       throw error;
     } finally {
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
       events.off(`completed:${parentId}`, onCompleted);
       events.off(`failed:${parentId}`, onFailed);
       for (const { name, listener } of onWindowCompleted) windowEvents.off(name, listener);

@@ -43,6 +43,13 @@ export class StepTimeoutError extends ClusterError {
   }
 }
 
+/** The step was withdrawn by its caller (runStep's signal) before it finished. */
+export class StepWithdrawnError extends ClusterError {
+  constructor(readonly stepId: string) {
+    super(`step ${stepId} was withdrawn`);
+  }
+}
+
 /** The queue was closed while a call was pending or after it was closed. */
 export class QueueClosedError extends ClusterError {}
 

@@ -146,8 +146,12 @@ export interface WindowResult {
 
 /** Queue of window jobs; the coordinator enqueues a step, workers take its jobs. */
 export interface WindowQueue {
-  /** Enqueues every window job of a step as one flow and resolves when all are done, with their results in job order. */
-  runStep(jobs: WindowJob[], opts?: { timeoutMs?: number }): Promise<WindowResult[]>;
+  /**
+   * Enqueues every window job of a step as one flow and resolves when all are done, with their results in job order.
+   * `signal` withdraws the step as a timeout does (jobs not started are removed; running ones finish and vanish) and
+   * rejects with StepWithdrawnError — for a step enqueued ahead whose predecessor failed.
+   */
+  runStep(jobs: WindowJob[], opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<WindowResult[]>;
   /** Starts consuming jobs; `handler` runs one job. Returns a stop function. */
   consume(workerId: string, handler: (job: WindowJob) => Promise<WindowResult>, opts?: { concurrency?: number }): Promise<() => Promise<void>>;
   close(): Promise<void>;

@@ -65,7 +65,7 @@ export class MemberFixture {
       });
       await participant.syncWithRecord();
       const run = (job: WindowJob): Promise<WindowResult> =>
-        executeWindow({ workerId: id, experiments: this.experiments, states: this.states, session: async () => session, awaitVersion: (_s, step) => participant.awaitVersion(step) }, job);
+        executeWindow({ workerId: id, experiments: this.experiments, states: this.states, session: async () => session, awaitVersion: (_s, step, generation) => participant.awaitVersion(step, generation) }, job);
       out.push({ id, session, participant, run });
     }
     return out;

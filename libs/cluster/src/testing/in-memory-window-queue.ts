@@ -1,4 +1,4 @@
-import { QueueClosedError, StepTimeoutError, WindowJobFailedError } from '../cluster-errors';
+import { QueueClosedError, StepTimeoutError, StepWithdrawnError, WindowJobFailedError } from '../cluster-errors';
 import { WindowJob, WindowQueue, WindowResult } from '../interfaces';
 import { validateStepJobs, windowJobId } from '../window-job';
 
@@ -46,25 +46,30 @@ export class InMemoryWindowQueue implements WindowQueue {
     this.backoffMs = opts.backoffMs ?? 0;
   }
 
-  async runStep(jobs: WindowJob[], opts: { timeoutMs?: number } = {}): Promise<WindowResult[]> {
+  async runStep(jobs: WindowJob[], opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<WindowResult[]> {
     const stepId = validateStepJobs(jobs);
     if (this.closed) throw new QueueClosedError('runStep on a closed InMemoryWindowQueue');
     const all = Promise.all(jobs.map((job) => this.enqueue(job)));
     this.dispatch();
-    if (opts.timeoutMs === undefined) return all;
+    if (opts.timeoutMs === undefined && opts.signal === undefined) return all;
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new StepTimeoutError(stepId, opts.timeoutMs as number);
+    let onAbort: (() => void) | undefined;
+    const stopped = new Promise<never>((_, reject) => {
+      const stop = (error: Error): void => {
         this.withdraw(jobs.map(windowJobId), error);
         reject(error);
-      }, opts.timeoutMs);
+      };
+      if (opts.timeoutMs !== undefined) timer = setTimeout(() => stop(new StepTimeoutError(stepId, opts.timeoutMs as number)), opts.timeoutMs);
+      onAbort = () => stop(new StepWithdrawnError(stepId));
+      if (opts.signal?.aborted) onAbort();
+      else opts.signal?.addEventListener('abort', onAbort, { once: true });
     });
     all.catch(() => undefined); // a rejection after the timeout has nobody left to tell
     try {
-      return await Promise.race([all, timeout]);
+      return await Promise.race([all, stopped]);
     } finally {
       clearTimeout(timer);
+      if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
     }
   }
 
