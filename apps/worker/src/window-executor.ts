@@ -70,12 +70,22 @@ export async function executeWindow(ctx: WindowExecutorContext, job: WindowJob):
 
   const session = await ctx.session(job.experiment);
   // A job enqueued ahead (step s + 1 while step s reduces) waits here for the commit of
-  // step s; the state it read before may not have been written yet (the writes of
-  // step s are flushed before the reports), so it reads it again after the wait.
+  // step s. The state it read before may not have been written yet (the writes of
+  // step s are flushed before the reports): if it was absent, it is read again after
+  // the wait. A value that was present is the right one: every write of that key
+  // comes from a run of the same job on parameters of version s — the same bytes
+  // (invariant 2), whichever run or generation wrote it.
   const early = session.version < job.step;
   await ctx.awaitVersion(session, job.step, job.generation);
   const plan = session.schedule.windowAt(job.step);
-  const stored = plan.index === 0 ? undefined : await (early ? ctx.states.get(job.experiment, job.firstStream, job.streams, job.step) : storedRead);
+  let stored: Float32Array[] | undefined;
+  if (plan.index > 0) {
+    stored = await storedRead.catch((e: unknown) => {
+      if (early) return undefined;
+      throw e;
+    });
+    if (early && stored === undefined) stored = await ctx.states.get(job.experiment, job.firstStream, job.streams, job.step);
+  }
   const state = session.stateAt(job.firstStream, job.streams, job.step, stored);
   if (session.version !== job.step) throw new WindowJobRefusedError(`${where}: parameters moved to version ${session.version} while the job waited`);
 
