@@ -27,3 +27,26 @@ export function backendFlag(value: string | undefined): BackendFlag | undefined 
   if (!(BACKENDS as readonly string[]).includes(value)) throw new UsageError(`--backend expects one of ${BACKENDS.join(', ')}, got ${JSON.stringify(value)}`);
   return value as BackendFlag;
 }
+
+const KERNELS = ['auto', 'native', 'tfjs'] as const;
+export type KernelFlag = (typeof KERNELS)[number];
+
+/** `--kernel auto | native | tfjs` (default: the spec's kernel, else auto). */
+export function kernelFlag(value: string | undefined): KernelFlag | undefined {
+  if (value === undefined) return undefined;
+  if (!(KERNELS as readonly string[]).includes(value)) throw new UsageError(`--kernel expects one of ${KERNELS.join(', ')}, got ${JSON.stringify(value)}`);
+  return value as KernelFlag;
+}
+
+/** `--threads N` (BLAS threads of the native kernel), else UNROLL_BLAS_THREADS, else undefined (the run's default). */
+export function threadsFlag(value: string | undefined, env: NodeJS.ProcessEnv = process.env): number | undefined {
+  if (value !== undefined) return positiveInt('--threads', value);
+  const v = env.UNROLL_BLAS_THREADS;
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`UNROLL_BLAS_THREADS expects a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** The one kernel line goes to stderr, so `--json` keeps stdout to the result. */
+export const logToStderr = (line: string): void => void process.stderr.write(`${line}\n`);

@@ -6,7 +6,7 @@
  * committed version. Replies transfer the gradient and state buffers (no copy).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { buildNetwork, loadExperimentData, windowGradients, type ExperimentData } from '@unroll/bptt';
+import { buildNetwork, experimentKernel, kernelSelectionFromEnv, loadExperimentData, windowGradients, type ExperimentData } from '@unroll/bptt';
 import { Rng, selectBackend, tf, type BackendName, type RecurrentNetwork } from '@unroll/models';
 import { parseSpec, type ExperimentSpec } from '@unroll/spec';
 import type { ThreadReply, ThreadRequest } from './window-compute';
@@ -30,7 +30,9 @@ function held(r: ThreadRequest): Held {
   if (!h) {
     const spec = parseSpec(r.specYaml, `experiment ${r.experiment}`);
     const data = loadExperimentData(spec, r.dataRoot);
-    h = { specYaml: r.specYaml, spec, data, net: buildNetwork(spec, data, new Rng(spec.spec.seed)), version: 0 };
+    // The worker's kernel (--kernel / UNROLL_KERNEL, which this thread inherits, else the spec's, else auto).
+    const kernel = experimentKernel(spec, kernelSelectionFromEnv(process.env, (line) => void process.stderr.write(`unroll-worker (compute thread): ${line}\n`)));
+    h = { specYaml: r.specYaml, spec, data, net: buildNetwork(spec, data, new Rng(spec.spec.seed), kernel), version: 0 };
     experiments.set(r.experiment, h);
   }
   return h;

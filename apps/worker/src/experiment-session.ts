@@ -22,6 +22,8 @@ import {
   accumulate,
   buildNetwork,
   buildOptimizer,
+  experimentKernel,
+  kernelSelectionFromEnv,
   loadExperimentData,
   TbpttSchedule,
   tbpttConfig,
@@ -113,7 +115,8 @@ export class ExperimentSession {
     const spec = parseSpec(specYaml, `experiment ${id}`);
     const data = loadExperimentData(spec, dataRoot);
     const rng = new Rng(spec.spec.seed);
-    const net = buildNetwork(spec, data, rng);
+    // The worker's kernel (--kernel / UNROLL_KERNEL, else the spec's, else auto).
+    const net = buildNetwork(spec, data, rng, experimentKernel(spec, kernelSelectionFromEnv(process.env, (line) => void process.stderr.write(`unroll-worker: ${line}\n`))));
     return new ExperimentSession(id, specYaml, spec, data, net, buildOptimizer(spec), rng);
   }
 

@@ -1,8 +1,17 @@
 /**
  * The worker process: `unroll-worker [--redis URL] [--prefix P] [--data-root DIR]
  * [--checkpoint-dir DIR] [--backend NAME] [--ring-host HOST] [--id ID]
- * [--heartbeat-ttl-ms N] [--compute thread|inline] [--throttle-ms N]`.
+ * [--heartbeat-ttl-ms N] [--compute thread|inline] [--throttle-ms N]
+ * [--kernel auto|native|tfjs] [--threads N]`.
  *
+ *   --kernel NAME    window kernel (default: each spec's kernel, else auto — native
+ *                    when its addon loads); sets UNROLL_KERNEL so the compute thread
+ *                    uses it too. The kernel auto selects here is what the worker
+ *                    advertises (`kernel` in its registration); --kernel native
+ *                    where the addon does not load exits 1 with the reason
+ *   --threads N      BLAS threads of the native kernel (default UNROLL_BLAS_THREADS,
+ *                    else the cores available; `unroll up` gives each of its N
+ *                    workers cores / N so they do not oversubscribe the machine)
  *   --compute thread|inline  where windows run (default thread: a worker_threads
  *                    thread with its own tfjs, so heartbeats, lock renewal and the
  *                    ring are served during a long window; inline: on the event
@@ -35,7 +44,8 @@ import {
   RedisMembershipStore,
 } from '@unroll/cluster';
 import { RingServer } from '@unroll/collective';
-import { selectBackend, type BackendName } from '@unroll/models';
+import { kernelSelectionFromEnv } from '@unroll/bptt';
+import { selectKernel, selectBackend, type BackendName } from '@unroll/models';
 import { RingCollectives } from './ring-collectives';
 import { WorkerNode } from './worker-node';
 
@@ -55,6 +65,8 @@ export async function main(argv: string[]): Promise<number> {
       'heartbeat-ttl-ms': { type: 'string' },
       'throttle-ms': { type: 'string' },
       compute: { type: 'string' },
+      kernel: { type: 'string' },
+      threads: { type: 'string' },
     },
   });
   const say = (line: string): void => void process.stderr.write(`unroll-worker: ${line}\n`);
@@ -73,7 +85,31 @@ export async function main(argv: string[]): Promise<number> {
     say(`--compute expects thread or inline, got ${JSON.stringify(values.compute)}`);
     return 2;
   }
+  if (values.kernel !== undefined) {
+    if (!['auto', 'native', 'tfjs'].includes(values.kernel)) {
+      say(`--kernel expects one of auto, native, tfjs, got ${JSON.stringify(values.kernel)}`);
+      return 2;
+    }
+    process.env.UNROLL_KERNEL = values.kernel;
+  }
+  if (values.threads !== undefined) {
+    const n = Number(values.threads);
+    if (!Number.isInteger(n) || n < 1) {
+      say(`--threads expects a positive integer (BLAS threads), got ${JSON.stringify(values.threads)}`);
+      return 2;
+    }
+    process.env.UNROLL_BLAS_THREADS = String(n);
+  }
   const backend = await selectBackend(backendName);
+  // The kernel this worker runs without a spec saying otherwise: logged once, advertised.
+  let kernel;
+  try {
+    const sel = kernelSelectionFromEnv(process.env, say);
+    kernel = selectKernel({ kernel: sel.kernel ?? 'auto', threads: sel.threads, log: sel.log });
+  } catch (e) {
+    say(e instanceof Error ? e.message : String(e));
+    return 1;
+  }
   const url = values.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const prefix = values.prefix ?? process.env.UNROLL_PREFIX ?? DEFAULT_PREFIX;
   const redis = connectRedis(url, { connectionName: 'unroll-worker' });
@@ -88,7 +124,7 @@ export async function main(argv: string[]): Promise<number> {
   const node = new WorkerNode(
     { membership, experiments: new RedisExperimentStore(redis, { prefix }), states: new RedisHiddenStateStore(redis, { prefix }), bus, windows, collectives },
     {
-      info: { id, ringAddress: server.address, backend: backend.name, kernel: 'tfjs', device: backend.detail, startedAt: Date.now() },
+      info: { id, ringAddress: server.address, backend: backend.name, kernel: kernel.name, device: backend.detail, startedAt: Date.now() },
       dataRoot: path.resolve(values['data-root'] ?? process.env.UNROLL_DATA_ROOT ?? 'data'),
       checkpointDir: path.resolve(values['checkpoint-dir'] ?? 'checkpoints'),
       heartbeatTtlMs: values['heartbeat-ttl-ms'] !== undefined ? Number(values['heartbeat-ttl-ms']) : undefined,
@@ -112,7 +148,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal).then(resolve));
   });
   await node.start();
-  say(`ready: id ${id}, ring ${server.address}, backend ${backend.name} (${backend.detail}), redis ${redactRedisUrl(url)} prefix ${prefix}, compute ${compute}${throttleMs ? `, throttled ${throttleMs} ms per window` : ''}`);
+  say(`ready: id ${id}, ring ${server.address}, backend ${backend.name} (${backend.detail}), kernel ${kernel.name}, redis ${redactRedisUrl(url)} prefix ${prefix}, compute ${compute}${throttleMs ? `, throttled ${throttleMs} ms per window` : ''}`);
   await done;
   return 0;
 }

@@ -10,7 +10,7 @@
  * The native kernel computes in float32 on the CPU whatever the tfjs backend;
  * its results agree with the tfjs path to float32 rounding (native-kernel.spec.ts).
  */
-import { loadNativeKernels, type NativeKernels } from '@unroll/kernels-native';
+import { availableCores, loadNativeKernels, type NativeKernels } from '@unroll/kernels-native';
 import { cellKernel, isLstmVariant, type CellConfig, type CellKernel } from './cells';
 import { NativeCellKernel } from './cells/native-cell';
 import { TfGemm, type Gemm } from './gemm';
@@ -103,4 +103,16 @@ export function selectKernel(opts: KernelOptions = {}): WindowKernel {
     (opts.log ?? console.log)(`unroll: window kernel ${kernel.name} — ${kernel.reason}`);
   }
   return kernel;
+}
+
+export { availableCores };
+
+/** The native kernel as `unroll doctor` reports it, without selecting anything. */
+export type NativeKernelStatus = { loaded: true; blas: string; avx2: boolean; threads: number } | { loaded: false; reason: string };
+
+export function nativeKernelStatus(opts: { threads?: number } = {}): NativeKernelStatus {
+  const load = loadNativeKernels({ threads: opts.threads });
+  if (!load.ok) return { loaded: false, reason: load.reason };
+  const i = load.kernels.info();
+  return { loaded: true, blas: i.blas, avx2: i.avx2, threads: i.threads };
 }

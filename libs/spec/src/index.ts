@@ -16,6 +16,7 @@ export {
   API_VERSION,
   KIND,
   BACKENDS,
+  KERNELS,
   LOSSES,
   type ExperimentSpec,
   type ExperimentSpecInput,

@@ -1,6 +1,9 @@
 /**
  * `unroll up [--workers N] [--checkpoint-dir DIR] [--redis URL] [--prefix P]
- * [--data-root DIR] [--backend NAME]`: the local cluster, in one command.
+ * [--data-root DIR] [--backend NAME] [--kernel NAME] [--threads N]`: the local
+ * cluster, in one command. Each worker gets --kernel (when given) and --threads:
+ * the flag, else UNROLL_BLAS_THREADS, else the cores this process may use divided
+ * by the number of workers (at least 1), so N workers do not oversubscribe the cores.
  *
  *   1. Redis: --redis, else REDIS_URL, else 127.0.0.1:6379 if it answers, else a
  *      `redis-server` from PATH started on a free loopback port without persistence
@@ -16,7 +19,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { checkRedis, connectRedis, DEFAULT_PREFIX, redactRedisUrl } from '@unroll/cluster';
-import { backendFlag, dataRoot, positiveInt } from '../context';
+import { availableCores } from '@unroll/models';
+import { backendFlag, dataRoot, kernelFlag, positiveInt, threadsFlag } from '../context';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../errors';
 
 export interface UpFlags {
@@ -26,6 +30,13 @@ export interface UpFlags {
   prefix?: string;
   dataRoot?: string;
   backend?: string;
+  kernel?: string;
+  threads?: string;
+}
+
+/** BLAS threads per local worker: the flag or UNROLL_BLAS_THREADS, else the cores divided among the workers. */
+export function workerThreads(workers: number, threads: number | undefined, cores: number = availableCores()): number {
+  return threads ?? Math.max(1, Math.floor(cores / workers));
 }
 
 /** Printed when no Redis can be found or started. */
@@ -115,6 +126,8 @@ export async function upCommand(flags: UpFlags): Promise<number> {
   const say = (line: string): void => void process.stderr.write(`unroll up: ${line}\n`);
   const workers = positiveInt('--workers', flags.workers) ?? 1;
   const backend = backendFlag(flags.backend) ?? 'auto';
+  const kernel = kernelFlag(flags.kernel);
+  const threads = workerThreads(workers, threadsFlag(flags.threads));
   const checkpointDir = path.resolve(flags.checkpointDir ?? 'checkpoints');
   const root = dataRoot(flags.dataRoot);
   const prefix = flags.prefix ?? process.env.UNROLL_PREFIX ?? DEFAULT_PREFIX;
@@ -194,6 +207,6 @@ export async function upCommand(flags: UpFlags): Promise<number> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => finish(EXIT_OK));
 
   start('coordinator', COORDINATOR_BIN, []);
-  for (let i = 0; i < workers; i++) start(`worker ${i}`, WORKER_BIN, ['--data-root', root, '--checkpoint-dir', checkpointDir, '--backend', backend]);
+  for (let i = 0; i < workers; i++) start(`worker ${i}`, WORKER_BIN, ['--data-root', root, '--checkpoint-dir', checkpointDir, '--backend', backend, ...(kernel ? ['--kernel', kernel] : []), '--threads', String(threads)]);
   return stop(await finished);
 }

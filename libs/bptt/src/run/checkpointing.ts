@@ -35,7 +35,7 @@ export class ResumeError extends Error {
  * may change between runs of one experiment.
  */
 export function trainingIdentity(spec: ExperimentSpec): string {
-  const { steps: _steps, checkpoint: _c, eval: _e, workers: _w, backend: _b, ...rest } = spec.spec;
+  const { steps: _steps, checkpoint: _c, eval: _e, workers: _w, backend: _b, kernel: _k, ...rest } = spec.spec;
   return createHash('sha256').update(canonicalJson({ apiVersion: spec.apiVersion, kind: spec.kind, spec: rest })).digest('hex');
 }
 

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { TokenSequenceData } from '../sequence-data';
 import { evaluate, type EvalResult } from '../trainer';
 import { modelParams } from './checkpointing';
-import { loadExperimentData, lossKind, networkConfig } from './experiment';
+import { experimentKernel, loadExperimentData, lossKind, networkConfig, type KernelSelection } from './experiment';
 
 export interface EvaluationOptions {
   spec: ExperimentSpec;
@@ -20,11 +20,14 @@ export interface EvaluationOptions {
   /** A text file under the data root, scored as one stream. */
   input?: string;
   backend?: BackendName;
+  /** The window kernel: --kernel overrides spec.kernel; --threads the BLAS threads. */
+  kernel?: KernelSelection;
 }
 
 export async function runEvaluation(opts: EvaluationOptions): Promise<EvalResult> {
   const { spec } = opts;
   await selectBackend(opts.backend ?? spec.spec.backend);
+  const kernel = experimentKernel(spec, opts.kernel);
   const model = await readModelFile(opts.checkpoint);
   let vocab: CharVocab | undefined;
   if (spec.spec.data.dataset === 'text') {
@@ -32,7 +35,7 @@ export async function runEvaluation(opts: EvaluationOptions): Promise<EvalResult
     vocab = CharVocab.fromJSON(model.metadata.vocab);
   }
   const data = loadExperimentData(spec, opts.dataRoot, vocab);
-  const net = new RecurrentNetwork(networkConfig(spec, data), new Rng(0));
+  const net = new RecurrentNetwork(networkConfig(spec, data), new Rng(0), { kernel });
   try {
     net.load(modelParams({ model }, net.specs, opts.checkpoint));
     if (opts.input !== undefined) {

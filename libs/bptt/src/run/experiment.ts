@@ -5,7 +5,7 @@
  * distributed worker.
  */
 import { readFileSync } from 'node:fs';
-import { convLstmStateSize, RecurrentNetwork, Rng, type CellConfig, type NetworkConfig } from '@unroll/models';
+import { availableCores, convLstmStateSize, RecurrentNetwork, Rng, selectKernel, type CellConfig, type KernelChoice, type NetworkConfig, type WindowKernel } from '@unroll/models';
 import { batchify, CharVocab, loadTextCorpus, splitHoldout } from '@unroll/datasets';
 import { resolveDataPath, type ExperimentSpec } from '@unroll/spec';
 import { createOptimizer, type Optimizer, type OptimizerConfig } from '../optimizers';
@@ -139,8 +139,45 @@ export function networkConfig(spec: ExperimentSpec, data: ExperimentData): Netwo
 }
 
 /** The network, initialised from the spec's seed (rng is advanced by the initialisation). */
-export function buildNetwork(spec: ExperimentSpec, data: ExperimentData, rng: Rng): RecurrentNetwork {
-  return new RecurrentNetwork(networkConfig(spec, data), rng);
+export function buildNetwork(spec: ExperimentSpec, data: ExperimentData, rng: Rng, kernel?: WindowKernel): RecurrentNetwork {
+  return new RecurrentNetwork(networkConfig(spec, data), rng, { kernel });
+}
+
+export class KernelFlagError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KernelFlagError';
+  }
+}
+
+/**
+ * BLAS threads of the native kernel: the given count (--threads), else
+ * UNROLL_BLAS_THREADS, else the cores this process may use.
+ */
+export function blasThreads(threads?: number, env: NodeJS.ProcessEnv = process.env): number {
+  if (threads !== undefined) return threads;
+  const v = env.UNROLL_BLAS_THREADS;
+  if (v === undefined || v === '') return availableCores();
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new KernelFlagError(`UNROLL_BLAS_THREADS expects a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export interface KernelSelection {
+  /** Overrides spec.kernel (--kernel). */
+  kernel?: KernelChoice;
+  /** BLAS threads (--threads). @defaultValue UNROLL_BLAS_THREADS, else the cores available */
+  threads?: number;
+  /** Where the one line (which kernel and why) goes. @defaultValue console.log */
+  log?: (line: string) => void;
+}
+
+/**
+ * The run's window kernel: --kernel, else spec.kernel (auto). 'native' where the
+ * addon cannot load throws KernelUnavailableError with the reason.
+ */
+export function experimentKernel(spec: ExperimentSpec, opts: KernelSelection = {}): WindowKernel {
+  return selectKernel({ kernel: opts.kernel ?? spec.spec.kernel ?? 'auto', threads: blasThreads(opts.threads), log: opts.log });
 }
 
 export function optimizerConfig(spec: ExperimentSpec): OptimizerConfig {
@@ -159,4 +196,15 @@ export function tbpttConfig(spec: ExperimentSpec): TbpttConfig {
 
 export function lossKind(spec: ExperimentSpec): LossKind {
   return spec.spec.loss;
+}
+
+/**
+ * The kernel selection a worker process was configured with: UNROLL_KERNEL
+ * (auto | native | tfjs; the worker's --kernel sets it, so its compute thread sees
+ * it too) overrides spec.kernel, UNROLL_BLAS_THREADS sets the threads.
+ */
+export function kernelSelectionFromEnv(env: NodeJS.ProcessEnv = process.env, log?: (line: string) => void): KernelSelection {
+  const v = env.UNROLL_KERNEL;
+  if (v !== undefined && v !== '' && v !== 'auto' && v !== 'native' && v !== 'tfjs') throw new KernelFlagError(`UNROLL_KERNEL expects auto, native or tfjs, got ${JSON.stringify(v)}`);
+  return { kernel: v === undefined || v === '' ? undefined : v, threads: blasThreads(undefined, env), log };
 }

@@ -10,11 +10,11 @@ import { Rng, selectBackend, type BackendInfo, type BackendName, type RecurrentN
 import type { ExperimentSpec } from '@unroll/spec';
 import { evaluate, Trainer, type EvalResult, type StepResult } from '../trainer';
 import { fromCheckpointParts, toCheckpointParts, trainingIdentity } from './checkpointing';
-import { buildNetwork, buildOptimizer, loadExperimentData, lossKind, tbpttConfig, type ExperimentData } from './experiment';
+import { buildNetwork, buildOptimizer, experimentKernel, loadExperimentData, lossKind, tbpttConfig, type ExperimentData, type KernelSelection } from './experiment';
 import { CharVocab } from '@unroll/datasets';
 
 export type RunEvent =
-  | { type: 'start'; backend: BackendInfo; model: string; parameters: number; steps: number; resumedFrom?: number; trainPositions: number; streams: number }
+  | { type: 'start'; backend: BackendInfo; kernel: { name: 'native' | 'tfjs'; reason: string }; model: string; parameters: number; steps: number; resumedFrom?: number; trainPositions: number; streams: number }
   | { type: 'step'; result: StepResult; total: number; elapsedSeconds: number; tokensPerSecond: number }
   | { type: 'eval'; step: number; result: EvalResult; final: boolean }
   | { type: 'checkpoint'; step: number; path: string };
@@ -28,6 +28,8 @@ export interface TrainingRunOptions {
   steps?: number;
   /** Overrides spec.backend. */
   backend?: BackendName;
+  /** The window kernel: --kernel overrides spec.kernel; --threads the BLAS threads; the one log line. */
+  kernel?: KernelSelection;
   onEvent?: (e: RunEvent) => void;
 }
 
@@ -36,6 +38,8 @@ export interface RunSummary {
   validation: EvalResult;
   checkpoint: string;
   backend: BackendInfo;
+  /** The window kernel that ran: native or tfjs. */
+  kernel: 'native' | 'tfjs';
   tokensPerSecond: number;
 }
 
@@ -44,6 +48,7 @@ export async function runTraining(opts: TrainingRunOptions): Promise<RunSummary>
   const body = spec.spec;
   const steps = opts.steps ?? body.steps;
   const backend = await selectBackend(opts.backend ?? body.backend);
+  const kernel = experimentKernel(spec, opts.kernel);
   const store = new CheckpointStore(opts.outDir, { keep: body.checkpoint.keep });
   const latest = await store.latest();
   const parts = latest ? await store.load(latest.modelPath) : undefined;
@@ -54,7 +59,7 @@ export async function runTraining(opts: TrainingRunOptions): Promise<RunSummary>
   const savedVocab = parts?.model.metadata.vocab !== undefined ? CharVocab.fromJSON(parts.model.metadata.vocab) : undefined;
   const data: ExperimentData = loadExperimentData(spec, opts.dataRoot, savedVocab);
   const rng = new Rng(body.seed);
-  const net = buildNetwork(spec, data, rng);
+  const net = buildNetwork(spec, data, rng, kernel);
   const optimizer = buildOptimizer(spec);
   const trainer = new Trainer({ net, data: data.train, tbptt: tbpttConfig(spec), loss: lossKind(spec), optimizer, clipNorm: body.clipNorm ?? undefined });
   let rngState = rng.state();
@@ -66,7 +71,7 @@ export async function runTraining(opts: TrainingRunOptions): Promise<RunSummary>
     rngState = snap.rng;
   }
   const parameters = net.specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
-  onEvent({ type: 'start', backend, model: net.description, parameters, steps, resumedFrom: latest?.step, trainPositions: data.train.positions, streams: data.train.streams });
+  onEvent({ type: 'start', backend, kernel: { name: kernel.name, reason: kernel.reason }, model: net.description, parameters, steps, resumedFrom: latest?.step, trainPositions: data.train.positions, streams: data.train.streams });
 
   const save = async (): Promise<string> => {
     const step = trainer.step;
@@ -106,7 +111,7 @@ export async function runTraining(opts: TrainingRunOptions): Promise<RunSummary>
   onEvent({ type: 'eval', step: trainer.step, result: validation, final: true });
   const elapsed = (performance.now() - t0) / 1000;
   disposeNetwork(net);
-  return { steps: trainer.step, validation, checkpoint: lastCheckpoint, backend, tokensPerSecond: elapsed > 0 ? tokens / elapsed : 0 };
+  return { steps: trainer.step, validation, checkpoint: lastCheckpoint, backend, kernel: kernel.name, tokensPerSecond: elapsed > 0 ? tokens / elapsed : 0 };
 }
 
 function disposeNetwork(net: RecurrentNetwork): void {

@@ -33,6 +33,7 @@ export const KIND = 'Experiment';
 
 export const BACKENDS = ['auto', 'cpu', 'wasm', 'tensorflow', 'tensorflow-gpu'] as const;
 export const LOSSES = ['cross-entropy', 'mse', 'sse'] as const;
+export const KERNELS = ['auto', 'native', 'tfjs'] as const;
 
 /** Which losses fit which dataset: classes for text, real-valued targets for sequences. */
 const LOSSES_FOR_DATASET = {
@@ -59,6 +60,18 @@ const specBodySchema = z
      * spec runs on a laptop and on a GPU node.
      */
     backend: oneOf(BACKENDS).default('auto').describe('Compute backend of the workers; auto picks the fastest installed.'),
+    /**
+     * Who runs the fused window ops: `native` (Unroll's C++ kernels on OpenBLAS,
+     * libs/kernels-native), `tfjs` (TypeScript gate loops, products on the backend)
+     * or `auto`. Results agree to float32 rounding, so this is a speed choice, not
+     * part of the model (it does not change the checkpoint identity).
+     * @defaultValue 'auto' — native when its addon loads (several times faster on the
+     * CPU), else tfjs; the run logs once which kernel it uses and why. `unroll train
+     * --kernel`, `unroll eval --kernel` and the worker's `--kernel` override it.
+     * Absent means auto and is left absent (not filled in), so adding this field did
+     * not change the specHash of any existing experiment.
+     */
+    kernel: oneOf(KERNELS).optional().describe('Window kernel: native (OpenBLAS), tfjs, or auto (native when its addon loads). Default (absent): auto.'),
     /** What the network reads. No default. */
     data: dataSchema,
     /** The recurrent network. No default. */
