@@ -7,9 +7,10 @@
  * when T = 0, so that every reduction exchanges at least one message and a
  * mismatched context is detected rather than silently skipped.
  *
- * A bucket is staged into a contiguous fusion buffer (Float32Array over a
- * SharedArrayBuffer, so reduction workers can write into it), reduced, then
- * copied back.
+ * A bucket is staged into a contiguous fusion buffer (over a SharedArrayBuffer
+ * when reduction workers write into it, else plain memory), reduced, then copied
+ * back — unless it lies within one buffer, which the ring then reduces in place
+ * (ring-reduction.ts).
  */
 
 /** A contiguous piece of one input buffer that lands in a bucket. */
@@ -87,8 +88,12 @@ export function allocateFusionBuffer(elements: number, shared = true): Float32Ar
 export class FusionPool {
   private readonly free: Float32Array[] = [];
 
-  /** @param capacity buffers kept for reuse; two buckets are alive at once in the ring pipeline. */
-  constructor(private readonly capacity = 4) {}
+  /**
+   * @param capacity buffers kept for reuse. The ring pipelines buckets (ring-schedule.ts
+   * `pipelinedOrder`): bucket b+1 starts one round after bucket b, so up to 2(N−1)
+   * buckets are alive at once — 6 at N = 4, plus one being released.
+   */
+  constructor(private readonly capacity = 8) {}
 
   acquire(elements: number, shared: boolean): Float32Array {
     const index = this.free.findIndex((f) => f.buffer.byteLength >= elements * 4 && f.buffer instanceof SharedArrayBuffer === shared);
