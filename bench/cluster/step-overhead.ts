@@ -18,13 +18,18 @@
  *
  * Per step (the first --warmup steps of each round are dropped), from the
  * coordinator's StepOutcome.timings (apps/coordinator/src/step-driver.ts, StepTimings):
- *   wall       enqueue of the step's jobs → 'commit' published;
+ *   wall       enqueue of the step's jobs → 'commit' published; since the coordinator
+ *              enqueues step s + 1's jobs while step s reduces (e116de8 and before
+ *              it 4bb5425), from the later of that enqueue and the previous commit —
+ *              so the walls of consecutive steps tile the run;
  *   compute    per member, Σ computeSeconds of the jobs it ran (forward + BPTT of the
  *              window, timed inside the worker); the slowest member's is taken;
  *   reduce     the slowest member's all-reduce call (reduceSeconds);
  *   overhead   overheadSeconds = wall − slowest compute − slowest reduce: queue
  *              hand-out, hidden-state I/O, control messages, staging (applySeconds),
- *              the commit CAS. Target ≤ 5 ms median.
+ *              the commit CAS. Target ≤ 5 ms median. "apply" is the members'
+ *              applySeconds: since 4a2f429 the divide and norm only — the clip and
+ *              the optimizer run after the report, overlapping the commit.
  * Also, measured here: the interval between consecutive onStep callbacks (adds the
  * deletion of old hidden states and the runner's per-step record read), which is what
  * tokens/s is computed from, and the CPU used by the machine and by each process.

@@ -14,6 +14,7 @@
  *   - apps/worker/src/step-participant.spec.ts: "running a window job twice writes the same state bytes and adds its gradient once"
  *   - (here) "invariant 2: a window job run on two members writes the same state bytes and yields the same result and gradient bytes"
  *   - apps/worker/src/step-participant.spec.ts: "exactly once: a job the queue ran on two members counts once — …"
+ *   - apps/worker/src/step-participant.spec.ts: "the sum of held gradients built ahead … is the direct sum bit for bit, and is used only for exactly the accepted jobs"
  *   - tests/distributed/in-process-step.spec.ts: "3 member(s), 3 micro-batches, …, every job run twice: …"
  *   - libs/cluster/src/bull-window-queue-fault.spec.ts: "a stalled worker that finishes after its job was taken over: the queue accepts one result, …"
  *   - tests/distributed/event-loop.spec.ts: "inline, a window blocks the event loop …; on the compute thread …, with the same bytes"
@@ -25,6 +26,11 @@
  *   - apps/coordinator/src/step-driver.spec.ts: "a member reporting a failure aborts the step with its error, and nothing is committed"
  *   - apps/worker/src/step-participant.spec.ts: "a new generation opened after a commit whose message was lost applies that commit instead of dropping it"
  *     (nothing committed is redone)
+ *   - apps/worker/src/step-participant.spec.ts: "a job enqueued ahead waits for the commit of the previous step, and a new generation releases it …"
+ *     (a job of step s + 1 taken during step s's reduce computes only at version s + 1)
+ *   - apps/coordinator/src/step-driver.spec.ts: "enqueueNext: step s + 1 is enqueued while step s reduces, …; withdrawn when step s fails"
+ *   - apps/worker/src/step-participant.spec.ts: "a hidden-state write still in flight is waited for before the report, and a failed one fails it …"
+ *     (the state of window s + 1 is stored before step s can commit)
  *
  * Invariant 4 — every message carries (experiment, generation, step); an older generation is refused
  *   - job:     apps/worker/src/step-participant.spec.ts: "a commit, reduce or abort of an older generation is refused" (its last assertion: the window job)
