@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decodeSafetensors } from '@unroll/checkpoint';
 import { loadNativeKernels } from '@unroll/kernels-native';
+import { workerThreads } from '@unroll/cli/src/commands/up';
 import { runCli } from '../support/run-cli';
 
 const SPEC = `apiVersion: unroll/v1
@@ -96,4 +97,13 @@ describe('unroll --kernel', () => {
     expect(off.code).toBe(0);
     expect(JSON.parse(off.stdout).native).toEqual({ loaded: false, reason: 'disabled by UNROLL_NATIVE=0' });
   }, 60_000);
+});
+
+describe('unroll up: BLAS threads per worker', () => {
+  it('divides the cores among the local workers (at least 1 each) unless --threads / UNROLL_BLAS_THREADS says otherwise', () => {
+    expect(workerThreads(1, undefined, 8)).toBe(8);
+    expect(workerThreads(3, undefined, 8)).toBe(2);
+    expect(workerThreads(4, undefined, 2)).toBe(1);
+    expect(workerThreads(4, 3, 2)).toBe(3);
+  });
 });
