@@ -65,6 +65,7 @@ describe('unroll --kernel', () => {
       const y = b[name].data as Float32Array;
       for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]) / Math.max(1, Math.abs(x[i])));
     }
+    if (process.env.UNROLL_PARITY_REPORT) process.stderr.write(`tfjs vs native after 4 steps: max relative parameter difference ${worst.toExponential(2)}\n`);
     expect(worst).toBeLessThanOrEqual(1e-5);
     expect(Math.abs(ts.loss - ns.loss)).toBeLessThanOrEqual(1e-5 * Math.abs(ts.loss));
   }, 120_000);
