@@ -107,11 +107,12 @@ export async function runTraining(opts: TrainingRunOptions): Promise<RunSummary>
       onEvent({ type: 'eval', step: trainer.step, result: evaluate(net, data.validation, body.tbptt.window, lossKind(spec), body.eval.windows), final: false });
     }
   }
+  // Training throughput: the step loop (checkpoints included), not the final validation pass.
+  const trainSeconds = (performance.now() - t0) / 1000;
   const validation = evaluate(net, data.validation, body.tbptt.window, lossKind(spec));
   onEvent({ type: 'eval', step: trainer.step, result: validation, final: true });
-  const elapsed = (performance.now() - t0) / 1000;
   disposeNetwork(net);
-  return { steps: trainer.step, validation, checkpoint: lastCheckpoint, backend, kernel: kernel.name, tokensPerSecond: elapsed > 0 ? tokens / elapsed : 0 };
+  return { steps: trainer.step, validation, checkpoint: lastCheckpoint, backend, kernel: kernel.name, tokensPerSecond: trainSeconds > 0 ? tokens / trainSeconds : 0 };
 }
 
 function disposeNetwork(net: RecurrentNetwork): void {
