@@ -11,10 +11,10 @@
  *   2. A wasm worker and a cpu worker train one experiment together: both take
  *      windows, and the final checkpoint matches `unroll train` (≤ 1e-4).
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { decodeSafetensors } from '@unroll/checkpoint';
 import type { StepTimings } from '@unroll/coordinator';
+import { maxAbsDiffOfFiles, stepFile } from './support/checkpoints';
 import { deleteKeys, freshPrefix, REDIS_URL, runUnroll, startNode, type NodeProcess } from './support/processes';
 import { tinySpec, tinyWorkspace } from './support/tiny-experiment';
 
@@ -36,20 +36,6 @@ function windowsPerWorker(timings: Timed[]): Map<string, number> {
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-function maxAbsDiffOfFiles(a: string, b: string): number {
-  const x = decodeSafetensors(readFileSync(a));
-  const y = decodeSafetensors(readFileSync(b));
-  expect(Object.keys(y.tensors).sort()).toEqual(Object.keys(x.tensors).sort());
-  let max = 0;
-  for (const [name, t] of Object.entries(x.tensors)) {
-    const p = t.data as Float32Array;
-    const q = y.tensors[name].data as Float32Array;
-    for (let i = 0; i < p.length; i++) max = Math.max(max, Math.abs(p[i] - q[i]));
-  }
-  return max;
-}
-
-const stepFile = (dir: string, step: number, state = false) => path.join(dir, `step-${String(step).padStart(8, '0')}${state ? '.state' : ''}.safetensors`);
 
 describe('dynamic pulling across unequal workers (real processes)', () => {
   let dir: string;

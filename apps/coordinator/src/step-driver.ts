@@ -25,7 +25,13 @@
  * At any point, a member whose heartbeat expires ends the step with an error naming
  * it (membership-watcher.ts), and every wait has a deadline: no hang.
  *
- * The closing barrier (after the last commit) is a 'reduce' with count 0: members
+ * A step that scores nothing (count 0: an episode dataset's padding, or a
+ * many-to-one sequence not yet at its end) is driven the same way: members run no
+ * all-reduce (every one sees count 0) and stage no update, and the commit advances
+ * the version with the parameters unchanged — what Trainer.runStep does; its loss
+ * is 0, as there.
+ *
+ * The closing barrier (after the last commit) is a 'reduce' with `barrier` set: members
  * check they applied every commit, rank 0 writes the final checkpoint, all report.
  */
 import type { ControlBus, ControlMessage, ExperimentStore, HiddenStateStore, WindowJob, WindowQueue, WindowResult } from '@unroll/cluster';
@@ -46,7 +52,7 @@ export interface StepContext {
 
 export interface StepOutcome {
   step: number;
-  /** Mean loss over the step's scored positions. */
+  /** Mean loss over the step's scored positions; 0 when it scored none (tokens 0). */
   loss: number;
   tokens: number;
   gradNorm: number;
@@ -215,7 +221,7 @@ export class StepDriver {
     const timings = stepTimings({ enqueuedAt, wallSeconds }, results.map((result, i) => ({ firstStream: jobs[i].firstStream, result })), reports, ctx.members);
     return {
       step,
-      loss: lossSum / count,
+      loss: count === 0 ? 0 : lossSum / count,
       tokens: count,
       gradNorm: reports[0].gradNorm,
       skipped: reports[0].skipped,
@@ -248,7 +254,7 @@ export class StepDriver {
 
   /** The closing barrier at `ctx.step` (= steps): every member applied every commit; rank 0 wrote the final checkpoint. */
   async barrier(ctx: StepContext): Promise<void> {
-    await this.reduce(ctx, { type: 'reduce', experiment: ctx.experiment, generation: ctx.generation, step: ctx.step, count: 0, lossSum: 0, jobs: [] });
+    await this.reduce(ctx, { type: 'reduce', experiment: ctx.experiment, generation: ctx.generation, step: ctx.step, count: 0, lossSum: 0, jobs: [], barrier: true });
   }
 
   /** Publishes `message` (and resends it) until every member reported ok; aborts the step otherwise. */

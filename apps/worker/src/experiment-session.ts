@@ -304,7 +304,7 @@ export class ExperimentSession {
     this.stagedUpdate = undefined;
     this.params = s.params;
     // With the compute thread the network's variables are never computed with here: they follow lazily (syncNet).
-    if (!s.skipped) {
+    if (!s.skipped && !s.unscored) {
       if (this.lazyNet) this.netStale = true;
       else this.writeParams();
     }

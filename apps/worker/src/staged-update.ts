@@ -10,6 +10,10 @@
  *      are kept so that an aborted step leaves it exactly as it was (both copies
  *      are usually taken ahead, while a window computes: prepareStaging)
  *
+ * A step that scored nothing (count 0) has no update (unscoredUpdate): the
+ * parameters and the optimizer stay as they are and the version moves on, as in
+ * Trainer.runStep.
+ *
  * Nothing here touches the committed parameters: they change at commit only
  * (DESIGN invariant 3).
  */
@@ -25,6 +29,8 @@ export interface StagedUpdate {
   gradNorm: number;
   clipped: boolean;
   skipped: boolean;
+  /** The step scored nothing (count 0): no update, not counted as skipped. */
+  unscored?: boolean;
 }
 
 /**
@@ -65,6 +71,17 @@ export function beginUpdate(
       return { ...ctx, params, optimizerBefore, gradNorm: norm, clipped: factor < 1, skipped: false };
     },
   };
+}
+
+/** The staged "update" of a step that scored nothing: the committed parameters as they are, the optimizer untouched. */
+export function unscoredUpdate(
+  ctx: { generation: number; step: number },
+  committed: ReadonlyMap<string, Float32Array>,
+  optimizer: Optimizer,
+  prepared?: { optimizerBefore: OptimizerState; params: NamedArrays },
+): StagedUpdate {
+  const params: NamedArrays = prepared?.params ?? new Map([...committed].map(([name, a]) => [name, a.slice()]));
+  return { ...ctx, params, optimizerBefore: prepared?.optimizerBefore ?? optimizer.state(), gradNorm: 0, clipped: false, skipped: false, unscored: true };
 }
 
 export function stageUpdate(...args: Parameters<typeof beginUpdate>): StagedUpdate {

@@ -29,8 +29,15 @@
  *                              peer — as soon as the norm is known; the clip and
  *                              the optimizer (step 4's rest) run while the report
  *                              travels, before any other message is handled
- *                           count 0 is the closing barrier after the last commit:
- *                           no reduction; rank 0 writes the final checkpoint
+ *                           count 0 (a step that scored nothing — an episode
+ *                           dataset's padding, a many-to-one sequence not at
+ *                           its end): steps 1–2, no all-reduce (every member
+ *                           sees count 0, so none starts one), the writes
+ *                           flushed, a no-op update staged (parameters and
+ *                           optimizer as committed, as Trainer.runStep), report
+ *                           ok with gradNorm 0
+ *   reduce g, s, barrier    the closing barrier after the last commit: no
+ *                           reduction; rank 0 writes the final checkpoint
  *   commit g, s             swap the staged parameters in: version s + 1
  *   abort g, s              throw the staged update and the held gradients away,
  *                           restore the optimizer
@@ -45,7 +52,7 @@ import type { AcceptedJob, ControlBus, ControlMessage, ExperimentStore } from '@
 import { checkpointDue, type CheckpointWriter } from './checkpoint-writer';
 import { MissingContributionError, type ExperimentSession } from './experiment-session';
 import { reductionBuffers } from './reduction-layout';
-import { beginUpdate } from './staged-update';
+import { beginUpdate, unscoredUpdate } from './staged-update';
 
 /**
  * Where a worker stands in one experiment.
@@ -53,7 +60,7 @@ import { beginUpdate } from './staged-update';
  *   Observer  ──generation naming it──▶  Ready
  *   Ready     ──reduce g,s──▶            Reducing
  *   Reducing  ──reduced, staged──▶       Staged      (report ok)
- *   Reducing  ──barrier (count 0)──▶     Ready       (report ok)
+ *   Reducing  ──barrier──▶               Ready       (report ok)
  *   Reducing  ──error──▶                 Failed      (report not ok)
  *   Staged    ──commit g,s──▶            Ready       (version s + 1)
  *   Staged | Failed ──abort g,s──▶       Ready       (version s, staged work dropped)
@@ -153,7 +160,7 @@ export class StepParticipant {
       case 'generation':
         return;
       case 'reduce':
-        return this.reduce(m.generation, m.step, m.count, m.jobs);
+        return this.reduce(m.generation, m.step, m.count, m.jobs, m.barrier === true);
       case 'commit':
         return this.commit(m.generation, m.step);
       case 'abort':
@@ -174,9 +181,9 @@ export class StepParticipant {
     this.session.wake();
   }
 
-  private async reduce(generation: number, step: number, count: number, accepted: readonly AcceptedJob[]): Promise<void> {
+  private async reduce(generation: number, step: number, count: number, accepted: readonly AcceptedJob[], barrier: boolean): Promise<void> {
     if (this.rank < 0 || !this.collective) return;
-    const key = `${generation}:${step}:${count === 0 ? 'barrier' : 'reduce'}`;
+    const key = `${generation}:${step}:${barrier ? 'barrier' : 'reduce'}`;
     const previous = this.reports.get(key);
     if (previous) return this.ctx.bus.publish(previous);
     this.phase = MemberPhase.Reducing;
@@ -184,11 +191,22 @@ export class StepParticipant {
     let report: ReportMessage;
     try {
       await this.awaitVersion(step);
-      if (count === 0) {
+      if (barrier) {
         // The closing barrier: every commit is applied; rank 0 writes the final checkpoint.
         if (this.rank === 0 && s.version === s.spec.spec.steps) this.log(`checkpoint ${await this.ctx.checkpoints.write(s)}`);
         report = this.report(generation, step, { ok: true, gradNorm: 0, skipped: false, reduceSeconds: 0, applySeconds: 0 });
         this.phase = MemberPhase.Ready;
+      } else if (count === 0) {
+        // A step that scored nothing: no all-reduce on any member, no update (Trainer.runStep).
+        if (this.rank === 0 && checkpointDue(s, s.version) && s.version < s.spec.spec.steps) this.log(`checkpoint ${await this.ctx.checkpoints.write(s)}`);
+        const { missing } = s.takeContribution(generation, step, accepted, this.ctx.workerId);
+        await s.flushWrites(generation, step);
+        if (missing.length > 0) {
+          throw new MissingContributionError(`the results of jobs ${missing.map((f) => `${generation}/${step}/streams ${f}+`).join(', ')} were accepted from ${this.ctx.workerId}, which holds no gradient for them`);
+        }
+        s.stage(unscoredUpdate({ generation, step }, s.params, s.optimizer, s.takePrepared()));
+        report = this.report(generation, step, { ok: true, gradNorm: 0, skipped: false, reduceSeconds: 0, applySeconds: 0 });
+        this.phase = MemberPhase.Staged;
       } else {
         if (this.rank === 0 && checkpointDue(s, s.version) && s.version < s.spec.spec.steps) this.log(`checkpoint ${await this.ctx.checkpoints.write(s)}`);
         const { grads, missing } = s.takeContribution(generation, step, accepted, this.ctx.workerId);

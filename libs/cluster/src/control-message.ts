@@ -22,7 +22,7 @@ const acceptedJobs: Check = (v) =>
 
 /** Required fields of each message type beyond (type, experiment, generation, step); `?` marks optional ones. */
 const FIELDS: Record<ControlMessage['type'], Record<string, Check>> = {
-  reduce: { count: num, lossSum: numOrNull, jobs: acceptedJobs },
+  reduce: { count: num, lossSum: numOrNull, jobs: acceptedJobs, 'barrier?': bool },
   report: { member: str, ok: bool, gradNorm: numOrNull, skipped: bool, reduceSeconds: numOrNull, applySeconds: numOrNull, 'error?': str },
   commit: {},
   abort: { reason: str },

@@ -90,8 +90,11 @@ export interface AcceptedJob {
  *
  * A 'reduce' names every window job of the step, in micro-batch order, with the
  * worker whose result was accepted: each member contributes exactly the jobs
- * accepted from it (zeros if none), so every job counts once. The closing barrier
- * (count 0) names none.
+ * accepted from it (zeros if none), so every job counts once. `count` is the
+ * step's scored positions, which may be 0 (an episode dataset whose windows are
+ * all padding or inside a many-to-one sequence): such a step is committed without
+ * an update, as the single-process Trainer does. The closing barrier (`barrier`
+ * true, count 0) names no job.
  *
  * A 'report' carries the member's timings of the reduction it answers (for the
  * coordinator's per-step timings and the benchmarks): `reduceSeconds`, the wall time
@@ -101,7 +104,7 @@ export interface AcceptedJob {
  * phase did not run to its end.
  */
 export type ControlMessage =
-  | { type: 'reduce'; experiment: string; generation: number; step: number; count: number; lossSum: number; jobs: AcceptedJob[] }
+  | { type: 'reduce'; experiment: string; generation: number; step: number; count: number; lossSum: number; jobs: AcceptedJob[]; barrier?: boolean }
   | {
       type: 'report';
       experiment: string;
