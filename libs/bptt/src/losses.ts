@@ -6,8 +6,12 @@
  *   cross-entropy  −Σ ln y_t[d_t]               count = scored positions
  *   mse            Σ (d − y)²                   count = scored positions × outputs
  *   sse            ½ Σ (d − y)²                 count = scored positions
+ *
+ * The head's products run as tf.matMul on the tfjs backend, or, given a `gemm` (the
+ * native window kernel's BLAS), on host arrays through it (linear-head-on-gemm.ts in
+ * @unroll/models); both give the same sums and gradients to float32 rounding.
  */
-import { tf, linearCrossEntropy } from '@unroll/models';
+import { tf, linearCrossEntropy, linearSquaredErrorOnGemm, type Gemm } from '@unroll/models';
 
 export type LossKind = 'cross-entropy' | 'mse' | 'sse';
 
@@ -16,16 +20,23 @@ export interface LossSum {
   count: number;
 }
 
-/** h [N, H] → the loss sum against `targets` through the decoder (weight [O, H], bias [O]). */
-export function headLoss(kind: LossKind, h: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D, targets: Int32Array | Float32Array): LossSum {
+/**
+ * h [N, H] → the loss sum against `targets` through the decoder (weight [O, H], bias [O]);
+ * with `gemm`, the head's products run through it on host arrays.
+ */
+export function headLoss(kind: LossKind, h: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D, targets: Int32Array | Float32Array, gemm?: Gemm): LossSum {
   const N = h.shape[0];
   if (kind === 'cross-entropy') {
     if (!(targets instanceof Int32Array)) throw new TypeError('cross-entropy expects integer class targets');
-    return { sum: linearCrossEntropy(h, weight, bias, targets), count: N };
+    return { sum: linearCrossEntropy(h, weight, bias, targets, { gemm }), count: N };
   }
   if (!(targets instanceof Float32Array)) throw new TypeError(`${kind} expects real-valued targets`);
   const O = weight.shape[0];
   if (targets.length !== N * O) throw new RangeError(`expected ${N}×${O} targets, got ${targets.length}`);
+  if (gemm) {
+    const alpha = kind === 'mse' ? 1 : 0.5;
+    return { sum: linearSquaredErrorOnGemm(gemm, h, weight, bias, targets, alpha), count: kind === 'mse' ? N * O : N };
+  }
   const sq = tf.tidy(() => {
     const y = tf.add(tf.matMul(h, tf.transpose(weight)), bias);
     return tf.sum(tf.square(tf.sub(y, tf.tensor2d(targets, [N, O])))) as tf.Scalar;
@@ -38,13 +49,14 @@ export function headLoss(kind: LossKind, h: tf.Tensor2D, weight: tf.Tensor2D, bi
  * Rows `rows` of x [N, H] as [K, H], with the gradient scattered back on the host:
  * tf.gather's own gradient (unsortedSegmentSum) is several times slower on the cpu
  * backend than the whole window, and a loss mask gathers on every window. Rows must be
- * distinct (each gets its own row of the gradient).
+ * distinct (each gets its own row of the gradient). `onHost` copies the rows on the
+ * host too (for a head that reads them there anyway) instead of tf.gather.
  */
-export function gatherRows(x: tf.Tensor2D, rows: Int32Array): tf.Tensor2D {
+export function gatherRows(x: tf.Tensor2D, rows: Int32Array, onHost = false): tf.Tensor2D {
   const [N, H] = x.shape;
   const op = tf.customGrad((...args) => {
     const xs = args[0] as tf.Tensor2D;
-    const value = tf.gather(xs, Array.from(rows)) as tf.Tensor2D;
+    const value = onHost ? copyRows(xs.dataSync() as Float32Array, rows, H) : (tf.gather(xs, Array.from(rows)) as tf.Tensor2D);
     const gradFunc = (dy: tf.Tensor) => {
       const g = dy.dataSync() as Float32Array;
       const out = new Float32Array(N * H);
@@ -54,4 +66,10 @@ export function gatherRows(x: tf.Tensor2D, rows: Int32Array): tf.Tensor2D {
     return { value, gradFunc };
   });
   return op(x) as tf.Tensor2D;
+}
+
+function copyRows(x: Float32Array, rows: Int32Array, H: number): tf.Tensor2D {
+  const out = new Float32Array(rows.length * H);
+  rows.forEach((r, k) => out.set(x.subarray(r * H, (r + 1) * H), k * H));
+  return tf.tensor2d(out, [rows.length, H]);
 }

@@ -11,7 +11,7 @@
  * was handed in. A window with no scored row has a zero gradient and count 0 (the
  * forward still runs: its carry is the next window's state).
  */
-import { tf, type NetworkState, type RecurrentNetwork } from '@unroll/models';
+import { tf, type Gemm, type NetworkState, type RecurrentNetwork } from '@unroll/models';
 import type { NamedArrays } from './gradients';
 import { gatherRows, headLoss, type LossKind } from './losses';
 import type { WindowData } from './sequence-data';
@@ -64,16 +64,26 @@ function maskedRows(mask: Uint8Array | undefined, rowsFrom: number, targets: Int
   return { rows: Int32Array.from(kept), targets: picked };
 }
 
+/**
+ * Where the head's products run: through the window kernel's Gemm when the kernel is
+ * native (BLAS on host arrays, like the window itself), else undefined — tf.matMul on
+ * the tfjs backend, as on the tfjs path.
+ */
+export function headGemm(net: RecurrentNetwork): Gemm | undefined {
+  return net.kernel?.name === 'native' ? net.kernel.gemm : undefined;
+}
+
 /** Loss over the scored rows of the window's top-layer output. */
 function scoredLoss(net: RecurrentNetwork, kind: LossKind, top: tf.Tensor3D, data: WindowData, scoredFrom: number) {
   const { T, B } = data.input;
   const perRow = data.targets.length / (T * B);
   const weight = net.param('decoder.weight') as tf.Variable<tf.Rank.R2>;
   const bias = net.param('decoder.bias') as tf.Variable<tf.Rank.R1>;
+  const gemm = headGemm(net);
   const rows = scoredRows(top, scoredFrom);
   const masked = maskedRows(data.mask, scoredFrom * B, data.targets, perRow);
-  if (!masked) return headLoss(kind, rows, weight, bias, scoredTargets(data.targets, scoredFrom * B, perRow));
-  return headLoss(kind, gatherRows(rows, masked.rows), weight, bias, masked.targets);
+  if (!masked) return headLoss(kind, rows, weight, bias, scoredTargets(data.targets, scoredFrom * B, perRow), gemm);
+  return headLoss(kind, gatherRows(rows, masked.rows, gemm !== undefined), weight, bias, masked.targets, gemm);
 }
 
 /** Whether any of the newest rows from `scoredFrom` on is scored. */

@@ -8,5 +8,6 @@ export * from './rng';
 export * from './window-op';
 export * from './embedding';
 export * from './linear-cross-entropy';
+export * from './linear-head-on-gemm';
 export * from './network';
 export * from './conv';
