@@ -21,6 +21,7 @@
  */
 import { parseArgs } from 'node:util';
 import { deleteKeys } from '@unroll/cluster/testing';
+import { workerShare } from '@unroll/cluster';
 import { BenchCoordinator, cpuMeter, fitLine, freshPrefix, machine, processCpuSeconds, startWorker, workspace, type WorkerProcess } from './support';
 
 const { values } = parseArgs({ options: { steps: { type: 'string', default: '1000' }, every: { type: 'string', default: '50' }, warmup: { type: 'string', default: '200' } } });
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
   const started = new Date().toISOString();
   const before = machine();
   try {
-    for (const id of ['w0', 'w1']) workers.push(await startWorker({ id: `${prefix}-${id}`, prefix, dataRoot: ws.dataRoot, checkpointDir: ws.checkpointDir, backend: 'cpu' }));
+    for (const id of ['w0', 'w1']) workers.push(await startWorker({ id: `${prefix}-${id}`, prefix, dataRoot: ws.dataRoot, checkpointDir: ws.checkpointDir, backend: 'cpu', threads: workerShare(2) }));
     coordinator.windows.beforeStep = async (step) => {
       if (step % EVERY === 0) await sample(step);
     };

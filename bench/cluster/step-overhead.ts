@@ -1,20 +1,25 @@
 /**
  * Orchestration overhead per distributed step, and tokens/s with 1 and 2 workers.
  *
- *   npx tsx bench/cluster/step-overhead.ts [--steps 40] [--warmup 5] [--micro-batch 8] [--rounds 1w,2w,1w]
+ *   npx tsx bench/cluster/step-overhead.ts [--steps 40] [--warmup 5] [--micro-batch 8,16] [--rounds 1w,2w,1w]
  *
  * The foundation's LSTM step benchmark shapes (bench/step/run.ts): 32 streams,
  * window 35 (= stride), token embedding 128 over 128 tokens, one LSTM layer of 256,
  * 128 classes, cross-entropy on every step, Adam — here as an experiment spec, the
- * 32 streams cut into micro-batches of --micro-batch (4 window jobs a step by
- * default), on the wasm backend. Data: random characters over 127 code points
+ * 32 streams cut into micro-batches of --micro-batch — each value a config run
+ * over every round, labelled in the output: 8 (4 window jobs a step: 2 per worker
+ * with 2 workers) and 16 (2 jobs: one per worker) by default — on the wasm backend,
+ * the window ops on the native kernel when its addon loads (spec kernel auto). Data: random characters over 127 code points
  * (vocabulary 127 + the replacement token = 128 classes).
  *
  * Workers are real `unroll-worker` processes (--backend wasm, gRPC ring, BullMQ);
  * the coordinator runs in this process (the ExperimentRunner over Redis, as
  * coordinator-main.ts wires it) so that every StepOutcome is seen. Rounds run one
  * after the other in this one invocation: `1w` with worker A alone, `2w` with A and
- * B (B is started for the round and stopped after it, so a later `1w` is alone again).
+ * B. Each round starts its workers afresh with the BLAS threads `unroll up` would
+ * give them — max(1, floor(usable cores / workers)) (libs/cluster worker-threads.ts;
+ * 2 each alone, 1 each as a pair on 2 cores) — and OMP_WAIT_POLICY PASSIVE (the
+ * worker's default); each worker's ready line, with its thread count, is printed.
  *
  * Per step (the first --warmup steps of each round are dropped), from the
  * coordinator's StepOutcome.timings (apps/coordinator/src/step-driver.ts, StepTimings):
@@ -35,29 +40,35 @@
  * tokens/s is computed from, and the CPU used by the machine and by each process.
  */
 import { parseArgs } from 'node:util';
+import { usableCores, workerShare } from '@unroll/cluster';
 import { BenchCoordinator, cpuMeter, freshPrefix, machine, median, processCpuSeconds, processThreads, quantile, startWorker, workspace, type ObservedStep, type WorkerProcess } from './support';
-
-const { values } = parseArgs({
-  options: {
-    steps: { type: 'string', default: '40' },
-    warmup: { type: 'string', default: '5' },
-    'micro-batch': { type: 'string', default: '8' },
-    rounds: { type: 'string', default: '1w,2w,1w' },
-  },
-});
-const STEPS = Number(values.steps);
-const WARMUP = Number(values.warmup);
-const MICRO_BATCH = Number(values['micro-batch']);
-const ROUNDS = values.rounds.split(',').map((r) => {
-  if (r !== '1w' && r !== '2w') throw new Error(`--rounds expects 1w and 2w entries, got ${r}`);
-  return r === '1w' ? 1 : 2;
-});
 
 const STREAMS = 32;
 const WINDOW = 35;
 const VOCAB = 128;
 
-function spec(workers: number, steps: number): string {
+const { values } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '40' },
+    warmup: { type: 'string', default: '5' },
+    'micro-batch': { type: 'string', default: '8,16' },
+    rounds: { type: 'string', default: '1w,2w,1w' },
+  },
+});
+const STEPS = Number(values.steps);
+const WARMUP = Number(values.warmup);
+const MICRO_BATCHES = values['micro-batch'].split(',').map((v) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || STREAMS % n !== 0) throw new Error(`--micro-batch expects divisors of ${STREAMS}, got ${v}`);
+  return n;
+});
+const ROUNDS = values.rounds.split(',').map((r) => {
+  if (r !== '1w' && r !== '2w') throw new Error(`--rounds expects 1w and 2w entries, got ${r}`);
+  return r === '1w' ? 1 : 2;
+});
+
+
+function spec(workers: number, steps: number, microBatch: number): string {
   return `apiVersion: unroll/v1
 kind: Experiment
 metadata: {name: overhead-${workers}w}
@@ -66,7 +77,7 @@ spec:
   backend: wasm
   data: {dataset: text, path: random.txt, validationFraction: 0.05}
   model: {cell: lstm, embedding: 128, hidden: 256, layers: 1}
-  tbptt: {streams: ${STREAMS}, window: ${WINDOW}, microBatch: ${MICRO_BATCH}}
+  tbptt: {streams: ${STREAMS}, window: ${WINDOW}, microBatch: ${microBatch}}
   loss: cross-entropy
   optimizer: {name: adam, lr: 0.001}
   steps: ${steps}
@@ -145,30 +156,26 @@ async function main(): Promise<void> {
   const ws = workspace('overhead', 'random.txt', corpus(STEPS));
   const coordinator = await BenchCoordinator.open(prefix);
   const workers: WorkerProcess[] = [];
-  let b: WorkerProcess | undefined;
   let closed = false;
   const started = new Date().toISOString();
-  const lines: string[] = [`started ${started}; ${machine()}; ${STEPS} steps per round, first ${WARMUP} dropped; micro-batches of ${MICRO_BATCH} (${STREAMS / MICRO_BATCH} jobs a step)`, ''];
+  const lines: string[] = [
+    `started ${started}; ${machine()}; ${STEPS} steps per round, first ${WARMUP} dropped; configs: ${MICRO_BATCHES.map((m) => `micro-batches of ${m} (${STREAMS / m} jobs a step)`).join(', ')}; usable cores ${usableCores()}`,
+    '',
+  ];
   const summary: string[] = [];
   try {
     const options = { prefix, dataRoot: ws.dataRoot, checkpointDir: ws.checkpointDir, backend: 'wasm' };
-    const a = await startWorker({ id: `${prefix}-a`, ...options });
-    workers.push(a);
-    for (const [round, n] of ROUNDS.entries()) {
-      if (n === 2 && !b) {
-        b = await startWorker({ id: `${prefix}-b`, ...options });
-        workers.push(b);
-      }
-      if (n === 1 && b) {
-        await b.stop();
-        workers.splice(workers.indexOf(b), 1);
-        b = undefined;
-      }
+    const plan = MICRO_BATCHES.flatMap((microBatch) => ROUNDS.map((n) => ({ microBatch, n })));
+    for (const [round, { microBatch, n }] of plan.entries()) {
+      // Fresh workers for every round, with the BLAS threads unroll up would give n of them.
+      for (const w of workers.splice(0)) await w.stop();
+      for (const name of ['a', 'b'].slice(0, n)) workers.push(await startWorker({ id: `${prefix}-r${round + 1}${name}`, ...options, threads: workerShare(n) }));
+      const readyLines = workers.map((w) => /^unroll-worker: ready.*$/m.exec(w.log())?.[0] ?? '(no ready line)');
       const loadBefore = machine();
       const meter = cpuMeter();
       const cpu0 = workers.map((w) => processCpuSeconds(w.child.pid ?? -1));
       const self0 = process.cpuUsage();
-      const run = await coordinator.run(`overhead-${n}w`, spec(n, STEPS));
+      const run = await coordinator.run(`overhead-${n}w-mb${microBatch}`, spec(n, STEPS, microBatch));
       const busy = meter.stop();
       const self = process.cpuUsage(self0);
       const workerCores = workers.map((w, i) => (processCpuSeconds(w.child.pid ?? -1) - cpu0[i]) / run.seconds);
@@ -185,7 +192,8 @@ async function main(): Promise<void> {
       const med = (f: (r: StepRow) => number): string => ms(median(col(f)));
       const workersSeen = new Set(run.steps.flatMap((s) => s.results.map((r) => r.worker)));
       const q = (f: (r: StepRow) => number): string => `${med(f)} (p10 ${ms(quantile(col(f), 0.1))}, p90 ${ms(quantile(col(f), 0.9))})`;
-      lines.push(`round ${round + 1}: ${n} worker${n > 1 ? 's' : ''} (${[...workersSeen].join(', ')}); ${loadBefore} before, ${machine()} after; ${timed.length} timed steps; medians in ms`);
+      lines.push(`round ${round + 1}: micro-batches of ${microBatch} (${STREAMS / microBatch} jobs a step), ${n} worker${n > 1 ? 's' : ''} (${[...workersSeen].join(', ')}); ${loadBefore} before, ${machine()} after; ${timed.length} timed steps; medians in ms`);
+      for (const line of readyLines) lines.push(`- ${line.replace(/, redis .*$/, '')}`);
       lines.push(`- StepOutcome.timings: wall ${q((r) => r.wall)}; slowest member's compute ${med((r) => r.compute)}; slowest reduce ${med((r) => r.reduce)}; apply ${med((r) => r.apply)}; queue wait ${med((r) => r.queueWait)}`);
       lines.push(`- overheadSeconds (wall − max compute − max reduce): ${q((r) => r.overhead)}`);
       lines.push(`- coordinator phases (StepOutcome.seconds): jobs ${med((r) => r.jobs)} (jobs − compute ${med((r) => r.jobs - r.compute)}), reduce phase ${med((r) => r.reducePhase)}, commit ${med((r) => r.commit)}`);
@@ -199,11 +207,11 @@ async function main(): Promise<void> {
       lines.push(`- ${tokens} tokens in ${wallSum.toFixed(2)} s: ${(tokens / wallSum).toFixed(0)} tokens/s; last loss ${run.steps[run.steps.length - 1].outcome.loss.toFixed(4)} (ln 128 = ${Math.log(VOCAB).toFixed(4)})`);
       lines.push('');
       summary.push(
-        `| ${round + 1} | ${n} | ${med((r) => r.wall)} | ${med((r) => r.compute)} | ${med((r) => r.reduce)} | ${med((r) => r.overhead)} | ${med((r) => r.interval)} | ${(tokens / wallSum).toFixed(0)} | ${busy.toFixed(2)} | ${(busy - ownCores).toFixed(2)} |`,
+        `| ${round + 1} | ${microBatch} | ${n} | ${med((r) => r.wall)} | ${med((r) => r.compute)} | ${med((r) => r.reduce)} | ${med((r) => r.overhead)} | ${med((r) => r.interval)} | ${(tokens / wallSum).toFixed(0)} | ${busy.toFixed(2)} | ${(busy - ownCores).toFixed(2)} |`,
       );
     }
-    lines.push('| round | workers | wall ms | slowest member compute ms | slowest reduce ms | overhead ms | step interval ms | tokens/s | busy cores | cores used by others |');
-    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('| round | micro-batch | workers | wall ms | slowest member compute ms | slowest reduce ms | overhead ms | step interval ms | tokens/s | busy cores | cores used by others |');
+    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     lines.push(...summary);
     for (const w of workers) await w.stop();
     workers.length = 0;

@@ -137,8 +137,13 @@ export interface WorkerProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
-export async function startWorker(o: { id: string; prefix: string; dataRoot: string; checkpointDir: string; backend: string }): Promise<WorkerProcess> {
-  const args = [WORKER_BIN, '--redis', REDIS_URL, '--prefix', o.prefix, '--data-root', o.dataRoot, '--checkpoint-dir', o.checkpointDir, '--backend', o.backend, '--id', o.id];
+/**
+ * Starts a worker. `threads`: its BLAS threads — pass workerShare(n) for n workers
+ * on this machine, the rule `unroll up` applies (libs/cluster worker-threads.ts);
+ * unset, the worker takes every usable core.
+ */
+export async function startWorker(o: { id: string; prefix: string; dataRoot: string; checkpointDir: string; backend: string; threads?: number }): Promise<WorkerProcess> {
+  const args = [WORKER_BIN, '--redis', REDIS_URL, '--prefix', o.prefix, '--data-root', o.dataRoot, '--checkpoint-dir', o.checkpointDir, '--backend', o.backend, '--id', o.id, ...(o.threads ? ['--threads', String(o.threads)] : [])];
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -10,8 +10,12 @@
  *                    advertises (`kernel` in its registration); --kernel native
  *                    where the addon does not load exits 1 with the reason
  *   --threads N      BLAS threads of the native kernel (default UNROLL_BLAS_THREADS,
- *                    else the cores available; `unroll up` gives each of its N
- *                    workers cores / N so they do not oversubscribe the machine)
+ *                    else the cores this process may use, capped by its cgroup's
+ *                    CPU limit — a pod's; `unroll up` gives each of its N workers
+ *                    max(1, floor(cores / N)) so they do not oversubscribe the
+ *                    machine). OMP_WAIT_POLICY defaults to PASSIVE (idle OpenMP
+ *                    threads sleep instead of spinning). Both are in the ready
+ *                    line (libs/cluster worker-threads.ts)
  *   --compute thread|inline  where windows run (default thread: a worker_threads
  *                    thread with its own tfjs, so heartbeats, lock renewal and the
  *                    ring are served during a long window; inline: on the event
@@ -42,6 +46,9 @@ import {
   RedisExperimentStore,
   RedisHiddenStateStore,
   RedisMembershipStore,
+  passiveOpenMp,
+  workerThreads,
+  type WorkerThreads,
 } from '@unroll/cluster';
 import { RingServer } from '@unroll/collective';
 import { kernelSelectionFromEnv } from '@unroll/bptt';
@@ -92,14 +99,24 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.env.UNROLL_KERNEL = values.kernel;
   }
+  let flagThreads: number | undefined;
   if (values.threads !== undefined) {
-    const n = Number(values.threads);
-    if (!Number.isInteger(n) || n < 1) {
+    flagThreads = Number(values.threads);
+    if (!Number.isInteger(flagThreads) || flagThreads < 1) {
       say(`--threads expects a positive integer (BLAS threads), got ${JSON.stringify(values.threads)}`);
       return 2;
     }
-    process.env.UNROLL_BLAS_THREADS = String(n);
   }
+  // Before the native addon loads (selectKernel below, and the compute thread, which inherits this environment).
+  let blas: WorkerThreads;
+  try {
+    blas = workerThreads(flagThreads);
+  } catch (e) {
+    say(e instanceof Error ? e.message : String(e));
+    return 2;
+  }
+  process.env.UNROLL_BLAS_THREADS = String(blas.threads);
+  const ompWait = passiveOpenMp();
   const backend = await selectBackend(backendName);
   // The kernel this worker runs without a spec saying otherwise: logged once, advertised.
   let kernel;
@@ -148,7 +165,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal).then(resolve));
   });
   await node.start();
-  say(`ready: id ${id}, ring ${server.address}, backend ${backend.name} (${backend.detail}), kernel ${kernel.name}, redis ${redactRedisUrl(url)} prefix ${prefix}, compute ${compute}${throttleMs ? `, throttled ${throttleMs} ms per window` : ''}`);
+  say(`ready: id ${id}, ring ${server.address}, backend ${backend.name} (${backend.detail}), kernel ${kernel.name} (BLAS threads ${blas.threads} from ${blas.source}, OMP_WAIT_POLICY ${ompWait}), redis ${redactRedisUrl(url)} prefix ${prefix}, compute ${compute}${throttleMs ? `, throttled ${throttleMs} ms per window` : ''}`);
   await done;
   return 0;
 }

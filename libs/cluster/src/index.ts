@@ -10,6 +10,7 @@
  *   RedisControlBus                 pub/sub channel P:exp:<E>:control, JSON validated on receipt
  *   BullWindowQueue                 queues P-steps (flow parents) and P-windows (window jobs)
  *   BullExperimentQueue             queue P-experiments
+ *   workerThreads / workerShare     a worker's BLAS threads (its share of the host's cores; cgroup CPU limit)
  *
  * P is the root prefix (default 'unroll'); every key, BullMQ's included, starts with `P:`.
  */
@@ -28,3 +29,4 @@ export * from './redis-control-bus';
 export * from './bull-connection';
 export * from './bull-window-queue';
 export * from './bull-experiment-queue';
+export * from './worker-threads';

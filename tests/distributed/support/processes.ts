@@ -51,8 +51,9 @@ export interface UpProcess {
   stop(graceMs?: number): Promise<number | null>;
 }
 
-export function startUp(args: string[]): UpProcess {
-  const child = spawn(UNROLL_BIN, ['up', ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `unroll up <args>`, with `env` as its whole environment (default: this process's). */
+export function startUp(args: string[], env: NodeJS.ProcessEnv = process.env): UpProcess {
+  const child = spawn(UNROLL_BIN, ['up', ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let pids: number[] = [];
   const ready = new Promise<number[]>((resolve, reject) => {

@@ -2,8 +2,10 @@
  * `unroll up [--workers N] [--checkpoint-dir DIR] [--redis URL] [--prefix P]
  * [--data-root DIR] [--backend NAME] [--kernel NAME] [--threads N]`: the local
  * cluster, in one command. Each worker gets --kernel (when given) and --threads:
- * the flag, else UNROLL_BLAS_THREADS, else the cores this process may use divided
- * by the number of workers (at least 1), so N workers do not oversubscribe the cores.
+ * the flag, else UNROLL_BLAS_THREADS, else the cores this process may use (capped
+ * by its cgroup's CPU limit) divided by the number of workers (at least 1), so N
+ * workers do not oversubscribe the cores; each worker logs its count and sets
+ * OMP_WAIT_POLICY=PASSIVE unless the environment sets it (worker-main.ts).
  *
  *   1. Redis: --redis, else REDIS_URL, else 127.0.0.1:6379 if it answers, else a
  *      `redis-server` from PATH started on a free loopback port without persistence
@@ -18,8 +20,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { checkRedis, connectRedis, DEFAULT_PREFIX, redactRedisUrl } from '@unroll/cluster';
-import { availableCores } from '@unroll/models';
+import { checkRedis, connectRedis, DEFAULT_PREFIX, redactRedisUrl, usableCores, workerShare } from '@unroll/cluster';
 import { backendFlag, dataRoot, kernelFlag, positiveInt, threadsFlag } from '../context';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../errors';
 
@@ -34,9 +35,13 @@ export interface UpFlags {
   threads?: string;
 }
 
-/** BLAS threads per local worker: the flag or UNROLL_BLAS_THREADS, else the cores divided among the workers. */
-export function workerThreads(workers: number, threads: number | undefined, cores: number = availableCores()): number {
-  return threads ?? Math.max(1, Math.floor(cores / workers));
+/**
+ * BLAS threads per local worker: the flag or UNROLL_BLAS_THREADS, else the cores
+ * this process may use (capped by its cgroup's CPU limit) divided among the
+ * workers, at least 1 each (workerShare).
+ */
+export function workerThreads(workers: number, threads: number | undefined, cores: number = usableCores()): number {
+  return threads ?? workerShare(workers, cores);
 }
 
 /** Printed when no Redis can be found or started. */
