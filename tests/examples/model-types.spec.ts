@@ -9,7 +9,7 @@
  * comment also gives the loss of the trivial predictor the run must beat.
  */
 import { selectBackend } from '@unroll/models';
-import { flowRatio, runShort } from './short-runs';
+import { flowRatio, medianFlowRatio, runShort } from './short-runs';
 
 jest.setTimeout(120_000);
 
@@ -49,20 +49,29 @@ describe('the five model types train from their example specs', () => {
   });
 });
 
-describe('the adding problem: a vanilla RNN’s gradient vanishes across time, an LSTM’s far less', () => {
+describe('the adding problem: a vanilla RNN’s gradient vanishes across time, an LSTM’s does not', () => {
   it('both learn the mean, and ‖∂L/∂h‖ at lag 32 relative to lag 1 is orders of magnitude smaller for the RNN', async () => {
     const rnn = await runShort('adding-rnn');
     const lstm = await runShort('adding-lstm');
-    // measured after 200 steps: RNN validation 0.1839, flow(32)/flow(1) 2.70e-8 (2.6 s);
-    // LSTM validation 0.1890, flow(32)/flow(1) 2.16e-6 (7.6 s). Both have learnt to answer
-    // about the mean (constant 1: 1/6 = 0.167; the first steps score ~0.5–0.9), not yet the
-    // task; the LSTM's ratio is ~80× the RNN's — with PyTorch's initialisation (forget
-    // bias ≈ 0) its gradient still decays, only far more slowly.
+    // measured 2026-11-26 with `npx tsx tests/examples/measure.ts adding-rnn adding-lstm` (200 steps,
+    // 8 streams, cpu backend, native window kernel; deterministic), flow(32)/flow(1) of rnn.l0:
+    //   step 1 (the initialisation)     RNN 1.17e-9   LSTM (forgetBias 1) 6.37e-4   LSTM/RNN 5.4e5
+    //   median of the last 100 steps    RNN 2.22e-8   LSTM (forgetBias 1) 5.87e-6   LSTM/RNN 265
+    //   (LSTM without forgetBias: 1.67e-7 at step 1, 2.16e-6 at step 200 — PyTorch's f bias ≈ 0
+    //   halves the cell state each step.)
+    // Validation: RNN 0.1839, LSTM 0.1890 — both answer about the mean (constant 1 scores 1/6 =
+    // 0.167; the first steps score ~0.5–0.9); the example as shipped (32 streams) learns the task
+    // near step 900, after which its ratio is 5e-2–1e-1 (README, examples/adding-lstm.yaml).
+    // The median, not one step: a single step's ratio at lag 32 swings by orders of magnitude.
     expect(rnn.validationLoss).toBeLessThan(0.2);
     expect(lstm.validationLoss).toBeLessThan(0.2);
-    const rRnn = flowRatio(rnn.lastStep, 32);
-    const rLstm = flowRatio(lstm.lastStep, 32);
-    expect(rRnn).toBeLessThan(1e-6);
-    expect(rLstm).toBeGreaterThan(10 * rRnn);
+    const atStart = { rnn: flowRatio(rnn.steps[0], 32), lstm: flowRatio(lstm.steps[0], 32) };
+    expect(atStart.rnn).toBeLessThan(1e-8);
+    expect(atStart.lstm).toBeGreaterThan(1e-4);
+    expect(atStart.lstm).toBeGreaterThan(1e4 * atStart.rnn);
+    const trained = { rnn: medianFlowRatio(rnn.steps, 32, 100), lstm: medianFlowRatio(lstm.steps, 32, 100) };
+    expect(trained.rnn).toBeLessThan(1e-7);
+    expect(trained.lstm).toBeGreaterThan(1e-6);
+    expect(trained.lstm).toBeGreaterThan(50 * trained.rnn);
   });
 });

@@ -46,38 +46,51 @@ export interface ShortRunResult {
   /** Mean training loss of the first and last 10 steps that scored something. */
   firstLoss: number;
   lastLoss: number;
+  /** Every step that scored something, in order. */
+  steps: StepResult[];
   lastStep: StepResult;
   seconds: number;
 }
 
 const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
 
-export async function runShort(name: string): Promise<ShortRunResult> {
-  const run = SHORT_RUNS[name];
-  const spec = loadSpecFile(path.join(__dirname, '..', '..', 'examples', run.example));
-  run.adjust?.(spec.spec);
-  const outDir = mkdtempSync(path.join(tmpdir(), `unroll-${name}-`));
-  const losses: number[] = [];
-  let lastStep: StepResult | undefined;
+/** Loads an example spec by file name (under examples/). */
+export function loadExample(file: string): ExperimentSpec {
+  return loadSpecFile(path.join(__dirname, '..', '..', 'examples', file));
+}
+
+/**
+ * Trains `spec` for `steps` steps through runTraining (cpu backend, a temporary
+ * checkpoint directory), handing every step that scored something to `onStep`.
+ */
+export async function trainExample(spec: ExperimentSpec, steps: number, onStep: (step: StepResult) => void): Promise<{ validationLoss: number; seconds: number }> {
+  const outDir = mkdtempSync(path.join(tmpdir(), `unroll-${spec.metadata.name}-`));
   const t0 = performance.now();
   try {
     const summary = await runTraining({
       spec,
       dataRoot: tmpdir(),
       outDir,
-      steps: run.steps,
+      steps,
       backend: 'cpu',
       onEvent: (e) => {
-        if (e.type === 'step' && e.result.tokens > 0) {
-          losses.push(e.result.loss);
-          lastStep = e.result;
-        }
+        if (e.type === 'step' && e.result.tokens > 0) onStep(e.result);
       },
     });
-    return { validationLoss: summary.validation.loss, firstLoss: mean(losses.slice(0, 10)), lastLoss: mean(losses.slice(-10)), lastStep: lastStep as StepResult, seconds: (performance.now() - t0) / 1000 };
+    return { validationLoss: summary.validation.loss, seconds: (performance.now() - t0) / 1000 };
   } finally {
     rmSync(outDir, { recursive: true, force: true });
   }
+}
+
+export async function runShort(name: string): Promise<ShortRunResult> {
+  const run = SHORT_RUNS[name];
+  const spec = loadExample(run.example);
+  run.adjust?.(spec.spec);
+  const steps: StepResult[] = [];
+  const { validationLoss, seconds } = await trainExample(spec, run.steps, (s) => steps.push(s));
+  const losses = steps.map((s) => s.loss);
+  return { validationLoss, firstLoss: mean(losses.slice(0, 10)), lastLoss: mean(losses.slice(-10)), steps, lastStep: steps[steps.length - 1], seconds };
 }
 
 /** ‖∂L/∂h‖ at `lag` relative to lag 1, from a step's gradient-flow numbers. */
@@ -85,4 +98,15 @@ export function flowRatio(step: StepResult, lag: number): number {
   const flow = step.flow['rnn.l0'];
   const at = (l: number) => flow.find((p) => p.lag === l)?.norm ?? NaN;
   return at(lag) / at(1);
+}
+
+/**
+ * The median of flowRatio over the last `n` steps: one step's ratio at a long lag
+ * swings by orders of magnitude from batch to batch (a vanilla RNN's more than an
+ * LSTM's), the median of many does not.
+ */
+export function medianFlowRatio(steps: readonly StepResult[], lag: number, n: number): number {
+  const r = steps.slice(-n).map((s) => flowRatio(s, lag)).sort((a, b) => a - b);
+  const m = r.length >> 1;
+  return r.length % 2 ? r[m] : Math.sqrt(r[m - 1] * r[m]);
 }

@@ -19,7 +19,9 @@
  * layouts, so a plain-cell bidirectional checkpoint loads with load_state_dict.
  * Initialisation follows RNNModel.init_weights (encoder and decoder U(−0.1, 0.1),
  * decoder bias 0) and nn.LSTM/GRU/RNN.reset_parameters (every rnn tensor
- * U(−1/√H, 1/√H)).
+ * U(−1/√H, 1/√H)). With `forgetBias` b (LSTM only) the f block of bias_ih and of
+ * bias_hh each start at b / 2 instead, so the gate's effective bias b_ih + b_hh is b
+ * (the f block is gate block 1 of i,f,g,o, block 0 of the coupled f,g,o).
  *
  * Bidirectional and deep bidirectional RNN (the lecture's equations, any cell f):
  *   s^f(1)_t = f(U^f(1) x_t + W^f(1) s^f(1)_{t−1} + b^f(1))
@@ -73,6 +75,14 @@ export interface NetworkConfig {
    * @defaultValue false — a causal network whose state carries across TBPTT windows
    */
   bidirectional?: boolean;
+  /**
+   * LSTM only: the initial forget-gate bias b. The f blocks of rnn.bias_ih_l{k} and
+   * rnn.bias_hh_l{k} (every layer, both directions) each start at b / 2, so the sum the
+   * gate sees is b (Jozefowicz et al. 2015 use 1: f starts near σ(1) ≈ 0.73 and the
+   * cell state, with the gradient through it, is kept across steps rather than halved).
+   * @defaultValue absent — nn.LSTM's initialisation: the f bias is U(−1/√H, 1/√H) like every bias
+   */
+  forgetBias?: number;
   /**
    * A per-frame CNN encoder (one head or one per sensor series) before layer 0; dense input only.
    * @defaultValue absent — the dense input feeds layer 0 directly
@@ -172,15 +182,28 @@ export function parameterSpecs(cfg: NetworkConfig): ParameterSpec[] {
   return specs;
 }
 
-function initialValues(spec: ParameterSpec, hidden: number, rng: Rng): Float32Array {
+function initialValues(spec: ParameterSpec, cfg: NetworkConfig, rng: Rng): Float32Array {
   const n = spec.shape.reduce((a, b) => a * b, 1);
   const conv = convInitialValues(spec, (lo, hi) => rng.uniform(lo, hi));
   if (conv) return conv;
   const out = new Float32Array(n);
   if (spec.name === 'decoder.bias') return out;
-  const bound = spec.name.startsWith('rnn.') ? 1 / Math.sqrt(hidden) : 0.1;
+  const H = cfg.hidden;
+  const bound = spec.name.startsWith('rnn.') ? 1 / Math.sqrt(H) : 0.1;
   for (let i = 0; i < n; i++) out[i] = rng.uniform(-bound, bound);
+  // The draws above still happen, so the rng (and every other tensor) is the same with or without forgetBias.
+  if (cfg.forgetBias !== undefined && /^rnn\.bias_(ih|hh)_/.test(spec.name)) {
+    const f = forgetBlock(cfg.cell, cfg.forgetBias);
+    out.fill(cfg.forgetBias / 2, f * H, (f + 1) * H);
+  }
   return out;
+}
+
+/** Index of the f block among an LSTM's gate blocks: 1 of i,f,g,o; 0 of the coupled f,g,o. Checks forgetBias too. */
+function forgetBlock(cell: CellConfig, forgetBias: number): number {
+  if (cell.kind !== 'lstm') throw new RangeError(`forgetBias needs an lstm cell, got ${cell.kind}`);
+  if (!Number.isFinite(forgetBias)) throw new RangeError(`forgetBias must be a finite number, got ${forgetBias}`);
+  return cell.coupledGates ? 0 : 1;
 }
 
 export class RecurrentNetwork {
@@ -198,11 +221,12 @@ export class RecurrentNetwork {
   ) {
     this.kernel = opts.kernel;
     if (!Number.isInteger(config.layers) || config.layers < 1) throw new RangeError(`layers must be a positive integer, got ${config.layers}`);
+    if (config.forgetBias !== undefined) forgetBlock(config.cell, config.forgetBias);
     const id = nextNetworkId++;
     this.specs = parameterSpecs(config);
     const params = new Map<string, tf.Variable>();
     for (const spec of this.specs) {
-      const initial = tf.tensor(initialValues(spec, config.hidden, rng), spec.shape);
+      const initial = tf.tensor(initialValues(spec, config, rng), spec.shape);
       params.set(spec.name, tf.variable(initial, true, `net${id}/${spec.name}`));
       initial.dispose();
     }

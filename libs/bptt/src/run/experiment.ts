@@ -134,6 +134,7 @@ export function networkConfig(spec: ExperimentSpec, data: ExperimentData): Netwo
     outputSize: data.outputSize,
     // Bidirectional nets hand back a zero carry: the spec has made every window an independent sequence.
     ...(m.cell !== 'convlstm' && m.bidirectional ? { bidirectional: true } : {}),
+    ...(m.cell === 'lstm' && m.forgetBias !== undefined ? { forgetBias: m.forgetBias } : {}),
     ...convolutionalParts(m, data),
   };
 }

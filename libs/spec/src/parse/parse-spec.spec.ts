@@ -130,14 +130,15 @@ describe('parseSpec: LSTM variants and bidirectional models', () => {
   it('keeps the fields as written, and leaves them out when absent (spec hashes of older specs do not change)', () => {
     const spec = parseSpec(
       variant((doc) => {
-        doc.spec.model = { ...doc.spec.model, peepholes: true, coupledGates: true, bidirectional: true };
+        doc.spec.model = { ...doc.spec.model, peepholes: true, coupledGates: true, bidirectional: true, forgetBias: 1 };
         doc.spec.tbptt = { ...doc.spec.tbptt, independentWindows: true };
       }),
     ).spec;
-    expect(spec.model).toMatchObject({ cell: 'lstm', peepholes: true, coupledGates: true, bidirectional: true });
+    expect(spec.model).toMatchObject({ cell: 'lstm', peepholes: true, coupledGates: true, bidirectional: true, forgetBias: 1 });
     expect(spec.tbptt.independentWindows).toBe(true);
     const plain = loadSpecFile(FIXTURE).spec;
     expect(Object.keys(plain.model)).not.toContain('bidirectional');
+    expect(Object.keys(plain.model)).not.toContain('forgetBias');
     expect(Object.keys(plain.tbptt)).not.toContain('independentWindows');
   });
 });
@@ -184,6 +185,12 @@ describe('parseSpec: cross-field rules name the field', () => {
       (d) => (d.spec.model = { cell: 'rnn', embedding: 8, hidden: 8, coupledGates: true }),
       'spec.model.coupledGates: only allowed with cell lstm (this model has cell rnn), got true',
     ],
+    [
+      'forgetBias only for lstm',
+      (d) => (d.spec.model = { cell: 'gru', embedding: 8, hidden: 8, forgetBias: 1 }),
+      'spec.model.forgetBias: only allowed with cell lstm (this model has cell gru), got 1',
+    ],
+    ['forgetBias is a number', (d) => (d.spec.model.forgetBias = 'one'), 'spec.model.forgetBias: expected a number in (-∞, ∞), got "one"'],
     [
       'bidirectional needs independent windows',
       (d) => (d.spec.model.bidirectional = true),
@@ -265,7 +272,7 @@ describe('parseSpec: shape errors', () => {
 
   it('does not list forbidden variant fields as allowed', () => {
     const [line] = linesOf(fixtureText.replace('layers: 2', 'layer: 2'));
-    expect(line).toBe('spec.model.layer: unknown field (did you mean "layers"?); expected one of cell, peepholes, coupledGates, embedding, hidden, layers, bidirectional, cnn');
+    expect(line).toBe('spec.model.layer: unknown field (did you mean "layers"?); expected one of cell, peepholes, coupledGates, forgetBias, embedding, hidden, layers, bidirectional, cnn');
   });
 
   it('says what was expected and what arrived for wrong types and ranges', () => {

@@ -11,6 +11,12 @@
  *     peepholes: true     every gate reads C_{t-1} too: f_t = σ(W_f·[C_{t-1}, h_{t-1}, x_t] + b_f),
  *                         likewise i_t and o_t (extra weight rnn.weight_ch_l{k})
  *     coupledGates: true  input gate = 1 - forget gate: C_t = f ⊙ C_{t-1} + (1 - f) ⊙ C̃_t
+ *   lstm initialisation:
+ *     forgetBias: b       the forget gate's bias starts at b instead of U(-1/√H, 1/√H), so f_t starts
+ *                         near σ(b) and the cell state (and the gradient through it) is kept rather than
+ *                         halved each step (Gers et al. 2000; Jozefowicz et al. 2015 recommend 1).
+ *                         PyTorch's layout has two biases, b_ih and b_hh, each with an f block, and
+ *                         the gate sees their sum: each f block starts at b / 2, so the sum is b.
  *   bidirectional: true   every layer adds a backward direction s^b_t = f(…, s^b_{t+1}); layer l
  *     reads both directions of layer l-1 and the output reads both of the last layer. It
  *     needs tbptt.independentWindows (see experiment-schema.ts): a backward direction's
@@ -31,7 +37,7 @@
  * Whether `embedding` is needed depends on the dataset; that rule lives in the experiment schema.
  */
 import { z } from 'zod';
-import { bool, exactly, forbidden, intAtLeast, oneOf } from './field-builders';
+import { bool, exactly, forbidden, intAtLeast, numberIn, oneOf } from './field-builders';
 
 const frameSchema = z
   .strictObject({
@@ -96,6 +102,7 @@ export const rnnModelSchema = z
     gruVariant: forbidden('only allowed with cell gru (this model has cell rnn)'),
     peepholes: lstmOnly('rnn'),
     coupledGates: lstmOnly('rnn'),
+    forgetBias: lstmOnly('rnn'),
     ...layerSizes,
   })
   .describe('Elman RNN.');
@@ -116,6 +123,14 @@ export const lstmModelSchema = z
      * @defaultValue false (absent) — nn.LSTM's cell, so checkpoints load into PyTorch
      */
     coupledGates: bool().optional().describe('Input gate = 1 - forget gate (lstm only). Default: false.'),
+    /**
+     * Initial forget-gate bias b: the f blocks of rnn.bias_ih_l{k} and rnn.bias_hh_l{k} (every
+     * layer and direction) each start at b / 2, so the effective bias b_ih + b_hh is b; every
+     * other bias and weight keeps nn.LSTM's U(-1/√H, 1/√H). Only the initial value: checkpoints
+     * keep nn.LSTM's layout and load into PyTorch unchanged.
+     * @defaultValue absent — nn.LSTM's initialisation (the f bias is drawn like the others, ≈ 0)
+     */
+    forgetBias: numberIn({}).optional().describe('Initial forget-gate bias b (lstm only): the f blocks of bias_ih and bias_hh each start at b / 2, so their sum is b. Default: absent (drawn like every bias, about 0).'),
     ...layerSizes,
   })
   .describe('Long short-term memory.');
@@ -132,6 +147,7 @@ export const gruModelSchema = z
     gruVariant: oneOf(['reset-after', 'reset-before']).default('reset-after').describe('Where the reset gate applies (gru only).'),
     peepholes: lstmOnly('gru'),
     coupledGates: lstmOnly('gru'),
+    forgetBias: lstmOnly('gru'),
     ...layerSizes,
   })
   .describe('Gated recurrent unit.');
@@ -154,6 +170,7 @@ export const convLstmModelSchema = z
     gruVariant: forbidden('only allowed with cell gru (this model has cell convlstm)'),
     peepholes: forbidden('not allowed with cell convlstm (its Hadamard peepholes are always there)'),
     coupledGates: lstmOnly('convlstm'),
+    forgetBias: lstmOnly('convlstm'),
   })
   .describe('Convolutional LSTM (Shi et al., 2015) over frames.');
 
