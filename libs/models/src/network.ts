@@ -290,7 +290,8 @@ export class RecurrentNetwork {
     if (input.kind === 'tokens') {
       if (this.config.input.kind !== 'tokens') throw new TypeError('network takes dense input, got token ids');
       if (input.ids.length !== T * B) throw new RangeError(`expected T·B = ${T * B} token ids, got ${input.ids.length}`);
-      x = embeddingLookup(this.param('encoder.weight') as tf.Variable<tf.Rank.R2>, input.ids, [T, B]) as tf.Tensor3D;
+      // A native window kernel reads x on the host: the lookup copies the rows there too.
+      x = embeddingLookup(this.param('encoder.weight') as tf.Variable<tf.Rank.R2>, input.ids, [T, B], { onHost: (opts.kernel ?? this.kernel)?.name === 'native' }) as tf.Tensor3D;
     } else {
       if (this.config.input.kind !== 'dense') throw new TypeError('network takes token ids, got dense input');
       const I = this.config.input.size;
