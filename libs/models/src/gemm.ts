@@ -22,6 +22,12 @@ export interface Gemm {
   matrix(data: Float32Array, rows: number, cols: number, transpose?: boolean): Matrix;
   /** C[m, n] = A[m, k] · B[k, n], where B is a prepared matrix. Returns a fresh array. */
   mul(a: Float32Array, m: number, b: Matrix): Float32Array;
+  /**
+   * C[m, n] = A[m, k] · B[k, n] written into `out` (with `accumulate`, added to what `out`
+   * holds). Optional: a Gemm that can write in place (native BLAS) spares the caller a fresh
+   * result array per product; callers fall back to `mul` without it (gemmInto, conv/).
+   */
+  mulInto?(a: Float32Array, m: number, b: Matrix, out: Float32Array, accumulate?: boolean): void;
   /** C[m, n] = Aᵀ · B with A[k, m] and B[k, n]: the weight gradient of a whole window in one product. */
   mulTN(a: Float32Array, k: number, m: number, b: Float32Array, n: number): Float32Array;
   /** Releases a prepared matrix. */

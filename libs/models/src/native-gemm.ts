@@ -45,6 +45,14 @@ export class NativeGemm implements Gemm {
     return c;
   }
 
+  mulInto(a: Float32Array, m: number, b: Matrix, out: Float32Array, accumulate = false): void {
+    const nb = b as NativeMatrix;
+    const k = nb.rows;
+    const n = nb.cols;
+    if (a.length !== m * k || out.length !== m * n) throw new RangeError(`mulInto expects A of ${m}×${k} and C of ${m}×${n}, got ${a.length} and ${out.length} values`);
+    this.kernels.binding.sgemm(false, nb.transpose, m, n, k, 1, a, k, nb.data, nb.storedCols, accumulate ? 1 : 0, out, n);
+  }
+
   mulTN(a: Float32Array, k: number, m: number, b: Float32Array, n: number): Float32Array {
     if (a.length !== k * m || b.length !== k * n) throw new RangeError(`mulTN expects A ${k}×${m} and B ${k}×${n}`);
     const c = new Float32Array(m * n);

@@ -284,7 +284,7 @@ export class RecurrentNetwork {
     const convLstm = this.config.convLstm;
     if (convLstm) {
       if (input.kind !== 'dense') throw new TypeError('a ConvLSTM network takes dense frames, got token ids');
-      const stack = convLstmStack(convLstm, this.config.layers, (name) => this.param(name), tf.tensor3d(input.x, [T, B, input.x.length / (T * B)]), state, opts.carryAt);
+      const stack = convLstmStack(convLstm, this.config.layers, (name) => this.param(name), tf.tensor3d(input.x, [T, B, input.x.length / (T * B)]), state, { carryAt: opts.carryAt, gemm: opts.gemm, kernel: opts.kernel ?? this.kernel });
       return { top: stack.top, carry: stack.carry };
     }
     if (input.kind === 'tokens') {

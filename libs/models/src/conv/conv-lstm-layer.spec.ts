@@ -1,6 +1,6 @@
 import { tf } from '../tf';
 import { finiteDifference, randomArray, relError, seededRandom } from '../testing';
-import { convLstmLayer, ConvLstmShapeError } from './conv-lstm-layer';
+import { convLstmTaped, ConvLstmShapeError } from './conv-lstm-layer';
 import { referenceConvLstmForward, type ConvRefDims, type ConvRefParams } from './reference-f64-conv-lstm';
 
 /**
@@ -20,7 +20,7 @@ function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
 describe.each([
   ['3×3 kernel', { T: 3, B: 2, Hh: 4, Ww: 5, C: 2, F: 3, kh: 3, kw: 3 }],
   ['2×3 kernel (uneven same padding)', { T: 2, B: 1, Hh: 3, Ww: 4, C: 1, F: 2, kh: 2, kw: 3 }],
-] as [string, ConvRefDims][])('convLstmLayer, %s, against the float64 reference', (_name, d) => {
+] as [string, ConvRefDims][])('convLstmTaped, %s, against the float64 reference', (_name, d) => {
   beforeAll(() => tf.setBackend('cpu'));
   const rng = seededRandom(20150612);
   const G = 4 * d.F;
@@ -56,7 +56,7 @@ describe.each([
     const order = ['x', 'wIh', 'wHh', 'bias', 'wC', 'h0', 'c0'] as const;
     let y: Float32Array = new Float32Array(0);
     const grads = tf.grads((...a: tf.Tensor[]) => {
-      const out = convLstmLayer(
+      const out = convLstmTaped(
         { wIh: a[1] as tf.Tensor4D, wHh: a[2] as tf.Tensor4D, bias: a[3] as tf.Tensor1D, wC: a[4] as tf.Tensor4D },
         a[0] as tf.Tensor5D,
         { h: a[5] as tf.Tensor4D, c: a[6] as tf.Tensor4D },
@@ -91,7 +91,7 @@ describe.each([
   it('leaks no tensor and returns the carry at carryAt', () => {
     const before = tf.memory().numTensors;
     const carry = tf.tidy(() => {
-      const out = convLstmLayer(
+      const out = convLstmTaped(
         {
           wIh: tf.tensor4d(Float32Array.from(p.wIh), [G, d.C, d.kh, d.kw]),
           wHh: tf.tensor4d(Float32Array.from(p.wHh), [G, d.F, d.kh, d.kw]),
@@ -113,13 +113,13 @@ describe.each([
   });
 });
 
-describe('convLstmLayer shape errors', () => {
+describe('convLstmTaped shape errors', () => {
   it('names the tensor and both shapes', () => {
     tf.tidy(() => {
       const w = { wIh: tf.zeros([8, 1, 3, 3]) as tf.Tensor4D, wHh: tf.zeros([8, 2, 3, 3]) as tf.Tensor4D, bias: tf.zeros([8]) as tf.Tensor1D, wC: tf.zeros([3, 2, 4, 4]) as tf.Tensor4D };
       const init = { h: tf.zeros([1, 4, 4, 2]) as tf.Tensor4D, c: tf.zeros([1, 4, 4, 2]) as tf.Tensor4D };
-      expect(() => convLstmLayer(w, tf.zeros([2, 1, 4, 4, 3]) as tf.Tensor5D, init)).toThrow(new ConvLstmShapeError('ConvLSTM layer expects weight_ih (x has C channels) [8,3,3,3], got [8,1,3,3]'));
-      expect(() => convLstmLayer(w, tf.zeros([2, 1, 4, 5, 1]) as tf.Tensor5D, init)).toThrow(/weight_c \[3,2,4,5\], got \[3,2,4,4\]/);
+      expect(() => convLstmTaped(w, tf.zeros([2, 1, 4, 4, 3]) as tf.Tensor5D, init)).toThrow(new ConvLstmShapeError('ConvLSTM layer expects weight_ih (x has C channels) [8,3,3,3], got [8,1,3,3]'));
+      expect(() => convLstmTaped(w, tf.zeros([2, 1, 4, 5, 1]) as tf.Tensor5D, init)).toThrow(/weight_c \[3,2,4,5\], got \[3,2,4,4\]/);
     });
   });
 });

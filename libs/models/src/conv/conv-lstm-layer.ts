@@ -18,12 +18,17 @@
  *   convlstm.bias_l{k}       [4F]                b_·
  *   convlstm.weight_c_l{k}   [3, F, Hh, Ww]      W_ci, W_cf, W_co (Hadamard peepholes)
  *
- * How it runs (the window-op pattern, convolutions as im2col + matMul, im2col.ts):
- * the input-to-state convolutions of all T·B frames are ONE product
- * (xProj = patches(X) · W_x + b, like the fused cells' input projection); each step
- * adds one product of h_{t−1}'s patches with W_h and the gate arithmetic. tfjs
- * differentiates it (no custom gradient): every op has a gradient kernel on cpu,
- * wasm and tensorflow — wasm has no Conv2DBackpropFilter, and none is needed.
+ * Two implementations of the same layer, chosen by convLstmStack's `implementation`:
+ *
+ *   fused (conv-lstm-window.ts, the default): one tf.customGrad per layer and window,
+ *     gate arithmetic and hand-written BPTT on Float32Arrays, every product through the
+ *     network kernel's Gemm (native BLAS or the tfjs backend).
+ *   taped (convLstmTaped, below): tfjs ops that tfjs differentiates — the autodiff
+ *     reference the fused op is tested against. Convolutions as im2col + matMul
+ *     (im2col.ts): the input-to-state convolutions of all T·B frames are ONE product
+ *     (xProj = patches(X) · W_x + b); each step adds one product of h_{t−1}'s patches
+ *     with W_h and the gate arithmetic. Every op has a gradient kernel on cpu, wasm and
+ *     tensorflow — wasm has no Conv2DBackpropFilter, and neither path needs one.
  *
  * State layout (HiddenState arrays, what TBPTT carries): h and C of B streams as
  * [B, Hh, Ww, F] row-major (NHWC), B·Hh·Ww·F values each.
@@ -65,7 +70,8 @@ export class ConvLstmShapeError extends RangeError {
   }
 }
 
-function checkShapes(w: ConvLstmWeights, x: tf.Tensor5D, initial: ConvLstmInitial): void {
+/** Checks every operand's shape against x's and weight_ih's; throws ConvLstmShapeError naming the tensor. */
+export function checkConvLstmShapes(w: ConvLstmWeights, x: tf.Tensor5D, initial: ConvLstmInitial): void {
   const [, B, Hh, Ww, C] = x.shape;
   const [gf, , kh, kw] = w.wIh.shape;
   const F = gf / 4;
@@ -81,14 +87,20 @@ function checkShapes(w: ConvLstmWeights, x: tf.Tensor5D, initial: ConvLstmInitia
   want('initial c', initial.c.shape, [B, Hh, Ww, F]);
 }
 
-/** Runs one ConvLSTM layer over x [T, B, Hh, Ww, C]; call inside tf.tidy / tf.variableGrads. */
-export function convLstmLayer(w: ConvLstmWeights, x: tf.Tensor5D, initial: ConvLstmInitial, carryAt?: number): ConvLstmLayerOutput {
-  checkShapes(w, x, initial);
+/** carryAt, or T − 1 when absent; throws ConvLstmShapeError when it is not a step of the window. */
+export function checkCarryAt(carryAt: number | undefined, T: number): number {
+  const at = carryAt ?? T - 1;
+  if (!Number.isInteger(at) || at < 0 || at >= T) throw new ConvLstmShapeError(`carryAt must be a step in [0, ${T - 1}], got ${carryAt}`);
+  return at;
+}
+
+/** Runs one ConvLSTM layer over x [T, B, Hh, Ww, C] as taped tfjs ops; call inside tf.tidy / tf.variableGrads. */
+export function convLstmTaped(w: ConvLstmWeights, x: tf.Tensor5D, initial: ConvLstmInitial, carryAt?: number): ConvLstmLayerOutput {
+  checkConvLstmShapes(w, x, initial);
   const [T, B, Hh, Ww, C] = x.shape;
   const F = w.wHh.shape[1];
   const [, , kh, kw] = w.wHh.shape;
-  const at = carryAt ?? T - 1;
-  if (!Number.isInteger(at) || at < 0 || at >= T) throw new ConvLstmShapeError(`carryAt must be a step in [0, ${T - 1}], got ${carryAt}`);
+  const at = checkCarryAt(carryAt, T);
   const P = Hh * Ww;
   // All input-to-state convolutions of the window in one product: [T, B·P, 4F].
   const xProj = tf.reshape(tf.add(conv2dSame(tf.reshape(x, [T * B, Hh, Ww, C]), w.wIh), w.bias), [T, B * P, 4 * F]);

@@ -11,16 +11,10 @@
  * Layouts as in conv-lstm-layer.ts: x [T, B, Hh, Ww, C], state [B, Hh, Ww, F],
  * weights OIHW with gate blocks i, f, g, o, peepholes [3, F, Hh, Ww].
  */
-export interface ConvRefDims {
-  T: number;
-  B: number;
-  Hh: number;
-  Ww: number;
-  C: number;
-  F: number;
-  kh: number;
-  kw: number;
-}
+import type { ConvLstmDims } from './conv-lstm-kernel';
+
+/** T, B, Hh, Ww, C, F, Kh, Kw: the same dimensions as the fused window's (a type, no shared code). */
+export type ConvRefDims = ConvLstmDims;
 
 export interface ConvRefParams {
   wIh: Float64Array;
