@@ -1,12 +1,15 @@
 /**
  * The foundation's step through the engine (Trainer.runStep: windowGradients under
- * tf.variableGrads, linearCrossEntropy on tfjs, host Adam, writeParams), with the
- * window ops on the native kernel vs the tfjs path, per tfjs backend.
+ * tf.variableGrads, the head's linearCrossEntropy, host Adam, writeParams), with the
+ * network on the native kernel vs the tfjs path, per tfjs backend.
  *
  *   npx tsx bench/native/engine-step.ts [--iters 20] [--threads 1]
  *
- * Shows what the engine gets today from the native window kernel alone: the head
- * and the embedding still run on tfjs (they are not routed to the kernel yet).
+ * On the native kernel every product runs in OpenBLAS — the window's, and the head's
+ * (forward logits, dH, dW through the kernel's Gemm: linear-head-on-gemm.ts) — and
+ * the embedding lookup is a host copy; tfjs holds the parameters and runs the tape.
+ * On the tfjs path every product runs on the tfjs backend. Compare with the
+ * all-native step (native-step.ts) for what the engine's tfjs plumbing still costs.
  */
 import { cpus, loadavg } from 'node:os';
 import { tf, selectBackend, selectKernel, RecurrentNetwork, Rng, type CellConfig, type WindowKernel } from '@unroll/models';

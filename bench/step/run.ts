@@ -1,13 +1,24 @@
 /**
  * ms per truncated-BPTT training step: Unroll vs tfjs-layers vs PyTorch, one run.
  *
- *   npx tsx bench/step/run.ts [--quick] [--backends wasm,cpu] [--cells lstm,gru] [--no-torch]
+ *   npx tsx bench/step/run.ts [--quick] [--backends wasm,cpu] [--cells lstm,gru] [--no-torch] [--no-native]
  *
  * Problem: B = 32 streams, T = 35 steps, token embedding 128 → 128, one recurrent
  * layer of 256, linear head to 128 classes, cross-entropy on every step, Adam.
  *
- *  ours         Trainer.runStep over TokenSequenceData of random tokens: windowGradients
- *               (fused window op, hand-written BPTT) + host Adam + writeParams.
+ *  ours (tfjs path)      Trainer.runStep over TokenSequenceData of random tokens:
+ *                        windowGradients (fused window op, hand-written BPTT; every
+ *                        product on the tfjs backend) + host Adam + writeParams.
+ *  ours (native kernel)  the same Trainer.runStep with the kernel `unroll train` uses by
+ *                        default, selectKernel({ kernel: 'auto' }), given 1 BLAS thread
+ *                        (like single-threaded tfjs-layers and torch at 1 thread): the
+ *                        window ops and every product (input projection, recurrence,
+ *                        head) run in native code (libs/kernels-native, OpenBLAS); the
+ *                        embedding copy, softmax, gradient sums and Adam run in
+ *                        JavaScript on host arrays; tfjs still holds the parameters and
+ *                        runs the tape and the tensor glue on the named backend. Where
+ *                        the addon does not load, 'auto' falls back to the tfjs path and
+ *                        the rows say so.
  *  tfjs-layers  tf.sequential embedding → lstm/gru(returnSequences) → dense (3D input),
  *               optimizer.minimize of softmax cross-entropy with tf.train.adam.
  *  torch        bench/step/torch_step.py under /usr/bin/python3, 1 and 2 threads,
@@ -22,7 +33,7 @@ import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import * as path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { tf, selectBackend, RecurrentNetwork, Rng, type CellConfig } from '@unroll/models';
+import { tf, selectBackend, selectKernel, RecurrentNetwork, Rng, type CellConfig, type WindowKernel } from '@unroll/models';
 import { Adam, TokenSequenceData, Trainer } from '@unroll/bptt';
 import { batchify } from '@unroll/datasets';
 
@@ -65,10 +76,25 @@ function listArg(name: string, def: string): string[] {
 const backends = listArg('--backends', 'wasm,cpu') as Backend[];
 const cells = listArg('--cells', 'lstm,gru') as Cell[];
 const withTorch = !argv.includes('--no-torch');
+const withNative = !argv.includes('--no-native');
 
-const plans: Record<Backend, { ours: Plan; layers: Plan }> = quick
-  ? { wasm: { ours: { warmup: 1, iters: 3, cap: 5 }, layers: { warmup: 1, iters: 2, cap: 5 } }, cpu: { ours: { warmup: 1, iters: 1, cap: 5 }, layers: { warmup: 1, iters: 1, cap: 5 } } }
-  : { wasm: { ours: { warmup: 3, iters: 15, cap: 20 }, layers: { warmup: 2, iters: 9, cap: 25 } }, cpu: { ours: { warmup: 1, iters: 3, cap: 25 }, layers: { warmup: 1, iters: 3, cap: 60 } } };
+const plans: Record<Backend, { ours: Plan; native: Plan; layers: Plan }> = quick
+  ? {
+      wasm: { ours: { warmup: 1, iters: 3, cap: 5 }, native: { warmup: 1, iters: 5, cap: 5 }, layers: { warmup: 1, iters: 2, cap: 5 } },
+      cpu: { ours: { warmup: 1, iters: 1, cap: 5 }, native: { warmup: 1, iters: 3, cap: 5 }, layers: { warmup: 1, iters: 1, cap: 5 } },
+    }
+  : {
+      wasm: { ours: { warmup: 3, iters: 15, cap: 20 }, native: { warmup: 3, iters: 30, cap: 20 }, layers: { warmup: 2, iters: 9, cap: 25 } },
+      cpu: { ours: { warmup: 1, iters: 3, cap: 25 }, native: { warmup: 3, iters: 20, cap: 20 }, layers: { warmup: 1, iters: 3, cap: 60 } },
+    };
+/**
+ * Windows of random tokens per stream: enough for every plan, and the same for every
+ * row, so the rows of one cell start from the same parameters and data (their step-0
+ * losses agree to float32 rounding).
+ */
+const DATA_WINDOWS = Math.max(...Object.values(plans).flatMap((p) => [p.ours, p.native].map((q) => q.warmup + q.iters))) + 2;
+/** BLAS threads of the native rows: 1, comparable with single-threaded tfjs-layers and torch at 1 thread. */
+const NATIVE_THREADS = 1;
 /** tfjs-layers on cpu: above this a single measured step is reported. */
 const SLOW_STEP_MS = 60_000;
 
@@ -110,11 +136,11 @@ function cellConfig(cell: Cell, variant: 'reset-before' | 'reset-after'): CellCo
   return cell === 'lstm' ? { kind: 'lstm' } : { kind: 'gru', variant };
 }
 
-async function benchOurs(cell: Cell, variant: 'reset-before' | 'reset-after', plan: Plan): Promise<Timing> {
+/** `kernel` undefined: the network's default, the tfjs path. */
+async function benchOurs(cell: Cell, variant: 'reset-before' | 'reset-after', plan: Plan, kernel?: WindowKernel): Promise<Timing> {
   const rng = new Rng(1);
-  const net = new RecurrentNetwork({ cell: cellConfig(cell, variant), input: { kind: 'tokens', vocabSize: V, embedding: E }, hidden: H, layers: 1, outputSize: V }, rng);
-  const windows = plan.warmup + plan.iters + 2;
-  const data = new TokenSequenceData(batchify(randomTokens(rng, B * (windows * T + 1)), B));
+  const net = new RecurrentNetwork({ cell: cellConfig(cell, variant), input: { kind: 'tokens', vocabSize: V, embedding: E }, hidden: H, layers: 1, outputSize: V }, rng, { kernel });
+  const data = new TokenSequenceData(batchify(randomTokens(rng, B * (DATA_WINDOWS * T + 1)), B));
   const trainer = new Trainer({
     net,
     data,
@@ -188,10 +214,23 @@ const f = (ms: number): string => (ms >= 10_000 ? ms.toFixed(0) : ms.toFixed(1))
 const describe = (r: Timing): string =>
   `${f(r.ms)} ms/step (median of ${r.n}; step 0 ${f(r.firstMs)} ms, loss ${r.loss0.toFixed(4)}; cpu/wall ${r.cpuPerWall.toFixed(2)}, load ${r.load.toFixed(2)})${r.note ? ` [${r.note}]` : ''}`;
 
+/** The native rows' kernel: `unroll train`'s default choice, with NATIVE_THREADS BLAS threads. */
+function nativeRowsKernel(): WindowKernel {
+  return selectKernel({ kernel: 'auto', threads: NATIVE_THREADS, log: (line) => console.log(line) });
+}
+
+const ratioCell = (layers: Timing, ours: Timing | undefined): string => {
+  if (!ours) return '—';
+  const r = layers.ms / ours.ms;
+  return `${r.toFixed(1)}× ${r >= 10 ? '✓' : '✗'}`;
+};
+
 async function main(): Promise<void> {
   const loadStart = loadavg();
   console.log(`bench/step: B=${B} T=${T} vocab=${V} embedding=${E} hidden=${H}${quick ? ' (quick)' : ''}`);
   console.log(`node ${process.version}, ${cpus().length} cpus, load average at start ${loadStart.map((x) => x.toFixed(2)).join(' ')}`);
+  const native = withNative ? nativeRowsKernel() : undefined;
+  const nativeLabel = native?.name === 'native' ? 'native kernel' : 'auto → tfjs path (no native addon)';
   // PyTorch first (about a minute, while the machine is quietest: its 2-thread
   // numbers are the most sensitive to other processes), then the tfjs runs.
   const runs = withTorch ? [1, 2].map((n) => runTorch(n)) : [];
@@ -199,6 +238,7 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   const notes: string[] = [];
   const oursWasm: Record<string, number> = {};
+  const nativeWasm: Record<string, number> = {};
   for (const backend of backends) {
     const info = await selectBackend(backend);
     let detail = info.detail;
@@ -207,35 +247,55 @@ async function main(): Promise<void> {
     for (const cell of cells) {
       const plan = plans[backend];
       const variant = 'reset-before';
+      const label = `${cell}${cell === 'gru' ? ` (${variant})` : ''}`;
       const ours = await benchOurs(cell, variant, plan.ours);
-      console.log(`ours ${cell}${cell === 'gru' ? ` (${variant})` : ''}: ${describe(ours)}`);
+      console.log(`ours ${label}, tfjs path: ${describe(ours)}`);
+      const nat = native ? await benchOurs(cell, variant, plan.native, native) : undefined;
+      if (nat) console.log(`ours ${label}, ${nativeLabel}: ${describe(nat)}`);
       const layers = await benchLayers(cell, plan.layers, backend === 'cpu' ? SLOW_STEP_MS : Infinity, backend === 'wasm');
       console.log(`tfjs-layers ${cell}: ${describe(layers)}`);
-      const ratio = layers.ms / ours.ms;
-      rows.push(`| ${backend} | ${cell} | ${f(ours.ms)} (n=${ours.n}) | ${f(layers.ms)} (n=${layers.n}) | ${ratio.toFixed(1)}× ${ratio >= 10 ? '✓' : '✗'} | ${ours.loss0.toFixed(3)} / ${layers.loss0.toFixed(3)} |`);
+      const losses = [ours, ...(nat ? [nat] : []), layers].map((r) => r.loss0.toFixed(3)).join(' / ');
+      rows.push(`| ${backend} | ${cell} | ${f(ours.ms)} (n=${ours.n}) | ${nat ? `${f(nat.ms)} (n=${nat.n})` : '—'} | ${f(layers.ms)} (n=${layers.n}) | ${ratioCell(layers, ours)} | ${ratioCell(layers, nat)} | ${losses} |`);
       if (layers.note) notes.push(`${backend} tfjs-layers ${cell}: ${layers.note}`);
-      if (ours.note) notes.push(`${backend} ours ${cell}: ${ours.note}`);
+      if (ours.note) notes.push(`${backend} ours ${cell} (tfjs path): ${ours.note}`);
+      if (nat?.note) notes.push(`${backend} ours ${cell} (${nativeLabel}): ${nat.note}`);
       if (backend === 'wasm') {
         oursWasm[cell] = ours.ms;
+        if (nat) nativeWasm[cell] = nat.ms;
         if (cell === 'gru' && runs.length) {
           const ra = await benchOurs(cell, 'reset-after', plan.ours);
-          console.log(`ours gru (reset-after, as torch): ${describe(ra)}`);
+          console.log(`ours gru (reset-after, as torch), tfjs path: ${describe(ra)}`);
           oursWasm['gru-reset-after'] = ra.ms;
+          if (native) {
+            const nra = await benchOurs(cell, 'reset-after', plan.native, native);
+            console.log(`ours gru (reset-after, as torch), ${nativeLabel}: ${describe(nra)}`);
+            nativeWasm['gru-reset-after'] = nra.ms;
+          }
         }
       }
     }
   }
-  console.log(`\n| backend | cell | ours ms/step | tfjs-layers ms/step | tfjs-layers / ours (≥ 10×) | step-0 loss ours / layers (ln ${V} = ${LN_V.toFixed(3)}) |`);
-  console.log('|---|---|---|---|---|---|');
+  console.log('\nours (tfjs path): every product on the tfjs backend named in the row (the network default without a kernel).');
+  if (native) {
+    console.log(
+      native.name === 'native'
+        ? `ours (native kernel): ${native.reason}. The window ops (forward and BPTT) and every product, the head's included, run in native code (libs/kernels-native on OpenBLAS, ${NATIVE_THREADS} BLAS thread); embedding copy, softmax, gradient sums and Adam run in JavaScript on host arrays; tfjs holds the parameters and runs the tape and the tensor glue on the backend named in the row.`
+        : `ours (native kernel): NOT native — ${native.reason}; these rows ran the tfjs path.`,
+    );
+  }
+  console.log(`\n| backend | cell | ours, tfjs path ms/step | ours, ${nativeLabel} ms/step | tfjs-layers ms/step | tfjs-layers / ours tfjs path (≥ 10×) | tfjs-layers / ours ${nativeLabel} (≥ 10×) | step-0 loss ours tfjs${native ? ' / ours native' : ''} / layers (ln ${V} = ${LN_V.toFixed(3)}) |`);
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const r of rows) console.log(r);
 
   if (runs.length && oursWasm.lstm !== undefined) {
     const blas = runs[0].blas;
     console.log(`\nPyTorch ${runs[0].torch} (/usr/bin/python3), BLAS_INFO=${blas.blas_info}, loaded: ${blas.loaded.join(', ')}`);
-    console.log('\n| cell | ours wasm ms/step | torch 1 thr ms/step | ours / torch-1 (≤ 6×) | torch 2 thr ms/step | ours / torch-2 (≤ 6×) | torch step-0 loss | torch cpu/wall 1 / 2 thr |');
-    console.log('|---|---|---|---|---|---|---|---|');
+    console.log(`\n| cell | ours wasm ms/step (tfjs path) | ours wasm ms/step (${nativeLabel}) | torch 1 thr ms/step | ours / torch-1 (≤ 6×) | torch 2 thr ms/step | ours / torch-2 (≤ 6×) | torch step-0 loss | torch cpu/wall 1 / 2 thr |`);
+    console.log('|---|---|---|---|---|---|---|---|---|');
     for (const cell of cells) {
-      const ours = cell === 'gru' ? (oursWasm['gru-reset-after'] ?? oursWasm.gru) : oursWasm[cell];
+      const key = cell === 'gru' && oursWasm['gru-reset-after'] !== undefined ? 'gru-reset-after' : cell;
+      const ours = oursWasm[key];
+      const nat = nativeWasm[key];
       const [t1, t2] = runs.map((r) => r.results[cell]);
       const r1 = ours / t1.ms;
       const r2 = ours / t2.ms;
@@ -243,7 +303,8 @@ async function main(): Promise<void> {
       // Two threads that get less than ~1.5 cores were competing with other processes.
       const starved = t2.cpu_per_wall < 1.5 ? ' (contended: < 1.5 cores)' : '';
       if (starved) notes.push(`torch 2 threads ${cell}: cpu/wall ${t2.cpu_per_wall.toFixed(2)}, the 2-thread time is not trustworthy`);
-      console.log(`| ${label} | ${f(ours)} | ${f(t1.ms)} (n=${t1.n}) | ${r1.toFixed(1)}× ${r1 <= 6 ? '✓' : '✗'} | ${f(t2.ms)} (n=${t2.n})${starved} | ${r2.toFixed(1)}× ${starved ? '?' : r2 <= 6 ? '✓' : '✗'} | ${t1.loss0.toFixed(3)} | ${t1.cpu_per_wall.toFixed(2)} / ${t2.cpu_per_wall.toFixed(2)} |`);
+      const natCell = nat === undefined ? '—' : `${f(nat)} (${(nat / t1.ms).toFixed(2)}× torch-1)`;
+      console.log(`| ${label} | ${f(ours)} | ${natCell} | ${f(t1.ms)} (n=${t1.n}) | ${r1.toFixed(1)}× ${r1 <= 6 ? '✓' : '✗'} | ${f(t2.ms)} (n=${t2.n})${starved} | ${r2.toFixed(1)}× ${starved ? '?' : r2 <= 6 ? '✓' : '✗'} | ${t1.loss0.toFixed(3)} | ${t1.cpu_per_wall.toFixed(2)} / ${t2.cpu_per_wall.toFixed(2)} |`);
     }
   }
   for (const n of notes) console.log(`note: ${n}`);
