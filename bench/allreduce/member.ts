@@ -11,6 +11,9 @@
  * iteration (untimed); every partial sum is exact in float32, so each transport's
  * result is checked bit-exact (maxError must be 0).
  */
+import * as fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
   COLLECTIVE_DEFAULTS,
@@ -45,6 +48,30 @@ const chunkBytes = Number(process.env.ALLREDUCE_CHUNK_BYTES ?? RING_TRANSPORT_DE
 const chunkElements = chunkBytes / 4;
 const send = (m: FromMember): void => void process.send?.(m);
 
+/**
+ * ALLREDUCE_PROFILE_TIMED=dir: a V8 CPU profile of each timed all-reduce only
+ * (no start-up, fill or check loops), one file per member and step. The
+ * profiler's own cost shows as `dispatch`; CPU times of such a run are inflated.
+ */
+const profileDir = process.env.ALLREDUCE_PROFILE_TIMED;
+let profiler: Session | undefined;
+async function profiled<T>(step: number, run: () => Promise<T>): Promise<T> {
+  if (!profileDir || step === 0) return run();
+  if (!profiler) {
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+  }
+  await profiler.post('Profiler.start');
+  try {
+    return await run();
+  } finally {
+    const { profile } = await profiler.post('Profiler.stop');
+    fs.writeFileSync(path.join(profileDir, `${transport}-n${size}-r${rank}-s${step}.cpuprofile`), JSON.stringify(profile));
+  }
+}
+
 type Reduce = (step: number, data: Float32Array) => Promise<void>;
 
 async function setUp(): Promise<{ address: string; connect(peers: RingPeer[]): Promise<Reduce> }> {
@@ -66,9 +93,11 @@ async function setUp(): Promise<{ address: string; connect(peers: RingPeer[]): P
       async connect(peers) {
         const successor = peers[(rank + 1) % size];
         const predecessor = peers[(rank - 1 + size) % size];
-        const [out, inSocket] = await Promise.all([dialTcp(successor.address), listener.accepted]);
-        const outbound = new TcpSendEdge(out, successor);
-        const inbound = new TcpReceiveEdge(inSocket, predecessor);
+        // The receiver dials, as in the gRPC ring: member r reads from the socket it opened on r−1.
+        const [dialled, outSocket] = await Promise.all([dialTcp(predecessor.address), listener.accepted]);
+        const outbound = new TcpSendEdge(outSocket, successor);
+        const inbound = new TcpReceiveEdge(dialled.socket, predecessor);
+        dialled.setReader((data, bytes) => inbound.onRead(data, bytes));
         return (step, data) =>
           new RingReduction({
             rank,
@@ -134,7 +163,8 @@ async function main(): Promise<void> {
         const started = performance.now();
         const cpu = process.cpuUsage();
         try {
-          await reduce(m.step, data);
+          const r = reduce;
+          await profiled(m.step, () => r(m.step, data));
         } catch (e) {
           send({ type: 'failed', step: m.step, message: (e as Error).message });
           return;

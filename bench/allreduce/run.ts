@@ -17,6 +17,9 @@
  * Options: --sizes=4,16,64 --members=2,3,4 --reducer=inline|worker
  *          --transports=grpc-ring,tcp-ring,grpc-ps --out=path (default RESULTS.md)
  *          --no-reducer-comparison
+ * Environment: ALLREDUCE_CHUNK_BYTES (chunk size), ALLREDUCE_CPU_PROF_DIR (whole-process
+ * profiles of the members), ALLREDUCE_PROFILE_TIMED (profiles of the timed all-reduces
+ * only; see member.ts), ALLREDUCE_NODE_ARGS (extra node flags for the members).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -54,6 +54,12 @@ export interface RingReceiveEdge {
   refuse(code: status, reason: string, ownGeneration: number): void;
   /** Acknowledges a complete bucket. */
   ack(experiment: string, generation: number, step: number, bucket: number): void;
+  /**
+   * The reduction is done with `message` (its payload is summed or copied, or it
+   * was refused): an edge that reads into pooled buffers may reuse the memory.
+   * Optional; gRPC messages belong to grpc-js and are left to the collector.
+   */
+  release?(message: RingDownstream__Output): void;
 }
 
 /** What the reduction needs from the edge it sends on (gRPC: RingOutbound). */
@@ -283,9 +289,15 @@ export class RingReduction {
       }
       const done = this.applied(state, c.step, c.chunk);
       if (c.phase === 'REDUCE_SCATTER') {
-        pending.push(reducer.addInto(fusion, c.offset, chunk.payload).then(() => done.resolve()));
+        pending.push(
+          reducer.addInto(fusion, c.offset, chunk.payload).then(() => {
+            inbound.release?.(message);
+            done.resolve();
+          }),
+        );
       } else {
-        chunk.payload.copy(Buffer.from(fusion.buffer, fusion.byteOffset, fusion.byteLength), c.offset * 4);
+        new Uint8Array(fusion.buffer, fusion.byteOffset + c.offset * 4, chunk.payload.byteLength).set(chunk.payload);
+        inbound.release?.(message);
         done.resolve();
       }
       if (--unreceived[b] === 0) {
