@@ -9,8 +9,10 @@ export {
   PROTO_ROOT,
   loadCollectiveProto,
   serializeRingDownstream,
+  standardDeserializeRingDownstream,
+  standardSerializeRingDownstream,
 } from './load-collective-proto';
-export { SCRATCH_MIN_PAYLOAD_BYTES, scratchRingDownstreamSerializer } from './ring-downstream-codec';
+export { SCRATCH_MIN_PAYLOAD_BYTES, encodeRingDownstream, ringDownstreamDeserializer, scratchRingDownstreamSerializer } from './ring-downstream-codec';
 export type { ProtoGrpcType as CollectiveProto } from './generated/collective';
 export type { Abort, Abort__Output } from './generated/unroll/v1/Abort';
 export type { Ack, Ack__Output } from './generated/unroll/v1/Ack';

@@ -13,7 +13,8 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from './generated/collective';
 import type { RingDownstream } from './generated/unroll/v1/RingDownstream';
 import type { RingUpstream } from './generated/unroll/v1/RingUpstream';
-import { scratchRingDownstreamSerializer } from './ring-downstream-codec';
+import type { RingDownstream__Output } from './generated/unroll/v1/RingDownstream';
+import { encodeRingDownstream, ringDownstreamDeserializer, scratchRingDownstreamSerializer } from './ring-downstream-codec';
 
 /** Directory holding the .proto sources (`-I` of the generator). */
 export const PROTO_ROOT = path.join(__dirname, '..', 'proto');
@@ -40,26 +41,44 @@ export const COLLECTIVE_PROTO_LOADER_OPTIONS: Readonly<protoLoader.Options> = Ob
 
 let cached: ProtoGrpcType | undefined;
 let standardSerializer: ((message: RingDownstream) => Buffer) | undefined;
+let standardDeserializer: ((bytes: Buffer) => RingDownstream__Output) | undefined;
 
 /**
- * protobufjs's own serializer of `RingDownstream`, allocating a fresh buffer per
- * message. `Ring.Stream`'s `responseSerialize` reuses one buffer
- * (ring-downstream-codec.ts) and is only safe where grpc-js frames synchronously
- * (the server side); a client that sends `RingDownstream` must use this one.
+ * Serializes `RingDownstream` into a fresh buffer (the hand-written chunk codec
+ * of ring-downstream-codec.ts, protobufjs for anything else). `Ring.Stream`'s
+ * `responseSerialize` reuses one buffer and is only safe where grpc-js frames
+ * synchronously (the server side); a client that sends `RingDownstream` must
+ * use this one.
  */
 export function serializeRingDownstream(message: RingDownstream): Buffer {
   loadCollectiveProto();
+  return encodeRingDownstream(message, standardSerializer as (message: RingDownstream) => Buffer);
+}
+
+/** protobufjs's own serializer of `RingDownstream` (tests compare the hand-written codec with it). */
+export function standardSerializeRingDownstream(message: RingDownstream): Buffer {
+  loadCollectiveProto();
   return (standardSerializer as (message: RingDownstream) => Buffer)(message);
+}
+
+/** protobufjs's own deserializer of `RingDownstream` (tests compare the hand-written codec with it). */
+export function standardDeserializeRingDownstream(bytes: Buffer): RingDownstream__Output {
+  loadCollectiveProto();
+  return (standardDeserializer as (bytes: Buffer) => RingDownstream__Output)(bytes);
 }
 
 /** The typed `unroll.v1` grpc package (Ring service constructor and message types); loaded once. */
 export function loadCollectiveProto(): ProtoGrpcType {
   if (cached === undefined) {
     const definition = protoLoader.loadSync(COLLECTIVE_PROTO_FILE, { ...COLLECTIVE_PROTO_LOADER_OPTIONS });
-    // The server side of Ring.Stream sends the data: serialize chunks through a reused scratch buffer.
+    // The server side of Ring.Stream sends the data: chunks are encoded by hand into a reused
+    // scratch buffer and decoded by hand with the payload left in place (ring-downstream-codec.ts).
     const stream = (definition['unroll.v1.Ring'] as grpc.ServiceDefinition)['Stream'] as grpc.MethodDefinition<RingUpstream, RingDownstream>;
     standardSerializer = stream.responseSerialize;
-    (stream as { responseSerialize: (m: RingDownstream) => Buffer }).responseSerialize = scratchRingDownstreamSerializer(stream.responseSerialize);
+    standardDeserializer = stream.responseDeserialize as (bytes: Buffer) => RingDownstream__Output;
+    const codec = stream as { responseSerialize: (m: RingDownstream) => Buffer; responseDeserialize: (b: Buffer) => RingDownstream__Output };
+    codec.responseSerialize = scratchRingDownstreamSerializer(stream.responseSerialize);
+    codec.responseDeserialize = ringDownstreamDeserializer(standardDeserializer);
     cached = grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
   }
   return cached;

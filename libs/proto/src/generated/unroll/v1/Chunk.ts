@@ -47,6 +47,13 @@ export interface Chunk {
    * The elements, little-endian; at most the configured chunk size (about 1 MiB).
    */
   'payload'?: (Buffer | Uint8Array | string);
+  /**
+   * Ignored by receivers. A sender may write it (a few bytes of anything)
+   * *before* `payload` on the wire so that the payload starts at a multiple of 4
+   * bytes from the start of the gRPC frame (5-byte prefix + message): the
+   * receiver can then read the float32s in place instead of copying them.
+   */
+  'padding'?: (Buffer | Uint8Array | string);
 }
 
 /**
@@ -91,4 +98,11 @@ export interface Chunk__Output {
    * The elements, little-endian; at most the configured chunk size (about 1 MiB).
    */
   'payload': (Buffer);
+  /**
+   * Ignored by receivers. A sender may write it (a few bytes of anything)
+   * *before* `payload` on the wire so that the payload starts at a multiple of 4
+   * bytes from the start of the gRPC frame (5-byte prefix + message): the
+   * receiver can then read the float32s in place instead of copying them.
+   */
+  'padding': (Buffer);
 }
