@@ -4,14 +4,16 @@
  * rounding (relative ≤ 1e-5), with every row scored and with masked rows gathered,
  * under an upstream gradient that is not 1. Two Gemms: the native kernel's BLAS (what
  * the engine uses) and TfGemm (the same host code on tfjs products, no addon needed).
- * Then windowGradients end to end: a network on the native kernel against the same
- * network on the tfjs path.
+ * Then end to end: windowGradients and a few Trainer steps of a network on the
+ * native kernel against the same network on the tfjs path.
  */
 import { describeNative } from '@unroll/kernels-native/testing';
 import { RecurrentNetwork, Rng, selectBackend, selectKernel, tf, TfGemm, type Gemm, type WindowKernel } from '@unroll/models';
 import { gatherRows, headLoss, type LossKind } from './losses';
+import { Adam } from './optimizers';
 import type { WindowData } from './sequence-data';
-import { maxAbsDiff } from './testing';
+import { denseData, maxAbsDiff } from './testing';
+import { Trainer } from './trainer';
 import { headGemm, windowGradients } from './window-gradients';
 
 const [N, H, O] = [24, 16, 10];
@@ -123,5 +125,23 @@ describeNative('headLoss through the native kernel’s Gemm (BLAS)', () => {
     // The window kernels themselves agree to 1e-4 (native-kernel.spec.ts); the head adds rounding only.
     for (const [name, g] of ref.grads) expect(rel(got.grads.get(name) as Float32Array, g)).toBeLessThanOrEqual(1e-4);
     nets.forEach((n) => n.dispose());
+  });
+
+  it.each(['mse', 'sse'] as const)('Trainer, %s on dense data: 5 steps on the native kernel follow the tfjs path, leak-free', (loss) => {
+    const [I, Hd, Od, S] = [3, 6, 2, 4];
+    const run = (kernel: WindowKernel) => {
+      const n = new RecurrentNetwork({ cell: { kind: 'gru', variant: 'reset-after' }, input: { kind: 'dense', size: I }, hidden: Hd, layers: 1, outputSize: Od }, new Rng(4), { kernel });
+      const t = new Trainer({ net: n, data: denseData(S * 30, I, Od, S, 8), tbptt: { streams: S, window: 5, stride: 5, microBatch: 2 }, loss, optimizer: new Adam({ lr: 1e-2 }) });
+      t.runStep(); // first-use allocations happen outside the count
+      const before = tf.memory().numTensors;
+      const losses = Array.from({ length: 5 }, () => t.runStep().loss);
+      expect(tf.memory().numTensors).toBe(before);
+      n.dispose();
+      return { losses, params: t.params };
+    };
+    const got = run(native);
+    const ref = run(selectKernel({ kernel: 'tfjs', log: () => undefined }));
+    expect(rel(got.losses, ref.losses)).toBeLessThanOrEqual(1e-4);
+    for (const [name, p] of ref.params) expect(rel(got.params.get(name) as Float32Array, p)).toBeLessThanOrEqual(1e-4);
   });
 });
