@@ -1,7 +1,11 @@
 /**
  * Orchestration overhead per distributed step, and tokens/s with 1 and 2 workers.
  *
- *   npx tsx bench/cluster/step-overhead.ts [--steps 40] [--warmup 5] [--micro-batch 8,16] [--rounds 1w,2w,1w]
+ *   npx tsx bench/cluster/step-overhead.ts [--steps 40] [--warmup 5] [--micro-batch 8,16] [--rounds 1w,2w,1w] [--cpu-prof DIR]
+ *
+ * --cpu-prof DIR: the workers run under node --cpu-prof (a .cpuprofile per thread in
+ * DIR, the compute thread's included); profile the coordinator with
+ * `node --cpu-prof --cpu-prof-dir DIR --import tsx bench/cluster/step-overhead.ts …`.
  *
  * The foundation's LSTM step benchmark shapes (bench/step/run.ts): 32 streams,
  * window 35 (= stride), token embedding 128 over 128 tokens, one LSTM layer of 256,
@@ -53,6 +57,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '5' },
     'micro-batch': { type: 'string', default: '8,16' },
     rounds: { type: 'string', default: '1w,2w,1w' },
+    'cpu-prof': { type: 'string' },
   },
 });
 const STEPS = Number(values.steps);
@@ -169,7 +174,7 @@ async function main(): Promise<void> {
     for (const [round, { microBatch, n }] of plan.entries()) {
       // Fresh workers for every round, with the BLAS threads unroll up would give n of them.
       for (const w of workers.splice(0)) await w.stop();
-      for (const name of ['a', 'b'].slice(0, n)) workers.push(await startWorker({ id: `${prefix}-r${round + 1}${name}`, ...options, threads: workerShare(n) }));
+      for (const name of ['a', 'b'].slice(0, n)) workers.push(await startWorker({ id: `${prefix}-r${round + 1}${name}`, ...options, threads: workerShare(n), nodeArgs: values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [] }));
       const readyLines = workers.map((w) => /^unroll-worker: ready.*$/m.exec(w.log())?.[0] ?? '(no ready line)');
       const loadBefore = machine();
       const meter = cpuMeter();

@@ -214,3 +214,34 @@ describe('StepDriver', () => {
     await queue.close();
   });
 });
+
+describe('ReportCollector: reports that arrive before their step is awaited', () => {
+  const report = (member: string, step: number, generation = 1, jobs?: string): Extract<ControlMessage, { type: 'report' }> => ({
+    type: 'report',
+    experiment: EXP,
+    generation,
+    step,
+    member,
+    ok: true,
+    gradNorm: 1,
+    skipped: false,
+    reduceSeconds: 0,
+    applySeconds: 0,
+    ...(jobs === undefined ? {} : { jobs }),
+  });
+
+  it('keeps an early report (a member that started the reduce from the queue events) and counts it when the step is awaited', async () => {
+    const c = new ReportCollector(EXP);
+    c.onMessage(report('w0', 3));
+    c.onMessage(report('w9', 2)); // an older step's: dropped when step 3 is awaited
+    const awaited = c.expect(1, 3, ['w0', 'w1']);
+    expect(awaited.missing()).toEqual(['w1']);
+    c.onMessage(report('w1', 3));
+    expect((await awaited.reports).map((r) => r.member).sort()).toEqual(['w0', 'w1']);
+    // A resent answer of the finished step is not kept for later.
+    c.onMessage(report('w0', 3));
+    const next = c.expect(1, 4, ['w0']);
+    expect(next.missing()).toEqual(['w0']);
+    next.cancel();
+  });
+});

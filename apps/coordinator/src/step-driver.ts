@@ -34,7 +34,7 @@
  * The closing barrier (after the last commit) is a 'reduce' with `barrier` set: members
  * check they applied every commit, rank 0 writes the final checkpoint, all report.
  */
-import type { ControlBus, ControlMessage, ExperimentStore, HiddenStateStore, WindowJob, WindowQueue, WindowResult } from '@unroll/cluster';
+import { acceptedDigest, type ControlBus, type ControlMessage, type ExperimentStore, type HiddenStateStore, type WindowJob, type WindowQueue, type WindowResult } from '@unroll/cluster';
 import { announcement } from './cluster-channel';
 import { CoordinatorError, MemberLostError, type MembershipWatcher } from './membership-watcher';
 import type { Report, ReportCollector } from './report-collector';
@@ -261,9 +261,12 @@ export class StepDriver {
   private async reduce(ctx: StepContext, message: ControlMessage): Promise<Report[]> {
     const { experiment, generation, step, members } = ctx;
     const awaited = this.deps.reports.expect(generation, step, members);
-    const publish = async (): Promise<void> => {
+    // The first send is the message alone (a member that missed the generation's
+    // announcement catches up from the experiment record when it sees a newer
+    // generation named); resends repeat the announcement too.
+    const publish = async (again: boolean): Promise<void> => {
       await this.deps.bus.publish(message);
-      await this.deps.bus.publish(announcement(experiment, generation, step));
+      if (again) await this.deps.bus.publish(announcement(experiment, generation, step));
     };
     const timeoutMs = this.options.reportTimeoutMs ?? 2 * 60_000;
     let resend: NodeJS.Timeout | undefined;
@@ -273,8 +276,8 @@ export class StepDriver {
     });
     let reports: Report[];
     try {
-      await publish();
-      resend = setInterval(() => void publish().catch(() => undefined), this.options.resendMs ?? 2000);
+      await publish(false);
+      resend = setInterval(() => void publish(true).catch(() => undefined), this.options.resendMs ?? 2000);
       reports = await this.guarded(ctx, `the reduction of step ${step}`, Promise.race([awaited.reports, timedOut]));
     } catch (e) {
       await this.abort(ctx, e instanceof Error ? e.message : String(e));
@@ -284,6 +287,10 @@ export class StepDriver {
       clearTimeout(deadline);
       awaited.cancel();
     }
+    // A member that reduced another set of jobs than this step's accepted ones (it derived
+    // the list from the queue's events itself) would make the sum wrong: fail the step.
+    const expected = message.type === 'reduce' && message.barrier !== true ? acceptedDigest(message.jobs) : undefined;
+    reports = reports.map((r) => (r.ok && expected !== undefined && r.jobs !== undefined && r.jobs !== expected ? { ...r, ok: false, error: `worker ${r.member} reduced jobs ${r.jobs}, the step accepted ${expected}` } : r));
     const failed = reports.filter((r) => !r.ok);
     if (failed.length > 0) {
       const reason = failed.map((r) => r.error ?? `worker ${r.member} failed`).join('; ');

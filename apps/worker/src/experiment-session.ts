@@ -35,7 +35,7 @@ import {
 } from '@unroll/bptt';
 import { Rng, tf, type NetworkState, type RecurrentNetwork } from '@unroll/models';
 import { parseSpec, type ExperimentSpec } from '@unroll/spec';
-import type { StagedUpdate } from './staged-update';
+import { stagingCopy, type StagedUpdate } from './staged-update';
 import { unpackState } from './hidden-state-layout';
 
 export class SessionError extends Error {
@@ -277,7 +277,7 @@ export class ExperimentSession {
     this.prepared = {
       version: this.version,
       optimizerBefore: this.optimizer.state(),
-      params: new Map([...this.params].map(([name, a]) => [name, a.slice()])),
+      params: stagingCopy(this.params),
     };
   }
 

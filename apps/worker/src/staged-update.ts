@@ -59,7 +59,7 @@ export function beginUpdate(
   if (!(count > 0)) throw new RangeError(`a step's token count must be positive, got ${count}`);
   const optimizerBefore = prepared?.optimizerBefore ?? optimizer.state();
   const norm = scaledNorm(reduced, 1 / count);
-  const params: NamedArrays = prepared?.params ?? new Map([...committed].map(([name, a]) => [name, a.slice()]));
+  const params: NamedArrays = prepared?.params ?? stagingCopy(committed);
   const skipped = !Number.isFinite(norm);
   return {
     gradNorm: norm,
@@ -73,6 +73,24 @@ export function beginUpdate(
   };
 }
 
+/**
+ * A copy of the committed parameters to stage an update into, each array on a
+ * SharedArrayBuffer: once committed, the compute thread is handed them by reference
+ * (postMessage shares a SharedArrayBuffer instead of copying 4 bytes a parameter
+ * on the event loop, on the first window of every step). Committed parameters are
+ * never written again — the next update goes into the next copy — so sharing them
+ * is safe.
+ */
+export function stagingCopy(committed: ReadonlyMap<string, Float32Array>): NamedArrays {
+  return new Map(
+    [...committed].map(([name, a]) => {
+      const copy = new Float32Array(new SharedArrayBuffer(a.byteLength));
+      copy.set(a);
+      return [name, copy];
+    }),
+  );
+}
+
 /** The staged "update" of a step that scored nothing: the committed parameters as they are, the optimizer untouched. */
 export function unscoredUpdate(
   ctx: { generation: number; step: number },
@@ -80,7 +98,7 @@ export function unscoredUpdate(
   optimizer: Optimizer,
   prepared?: { optimizerBefore: OptimizerState; params: NamedArrays },
 ): StagedUpdate {
-  const params: NamedArrays = prepared?.params ?? new Map([...committed].map(([name, a]) => [name, a.slice()]));
+  const params: NamedArrays = prepared?.params ?? stagingCopy(committed);
   return { ...ctx, params, optimizerBefore: prepared?.optimizerBefore ?? optimizer.state(), gradNorm: 0, clipped: false, skipped: false, unscored: true };
 }
 

@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ControlMessage, WindowJob } from '@unroll/cluster';
+import { acceptedDigest, type AcceptedJob, type ControlMessage, type WindowJob } from '@unroll/cluster';
 import { InMemoryControlBus, InMemoryExperimentStore, InMemoryHiddenStateStore } from '@unroll/cluster/testing';
 import { InMemoryCollectiveHub } from '@unroll/collective/testing';
 import { selectBackend } from '@unroll/models';
@@ -143,6 +143,41 @@ describe('StepParticipant and the window executor', () => {
     expect(same(m.session.params, before)).toBe(true);
     // Redone from scratch (the window jobs add again after the abort), the same bytes come out.
     expect(same(await reduceStep0(), first)).toBe(true);
+  });
+
+  it("starts the reduce from the queue's completion events: the same staged bytes, one report each, the coordinator's first 'reduce' not answered again", async () => {
+    const reduceBy = async (via: 'coordinator' | 'events') => {
+      const pair = await members(2);
+      const [a, b] = pair;
+      const g = a.participant.generation; // each members() call opens a new generation
+      const r0 = await run(a, job(0, 0, g));
+      const r1 = await run(b, job(0, 2, g));
+      const reduce = msg({ type: 'reduce', experiment: EXP, generation: g, step: 0, count: r0.count + r1.count, lossSum: r0.lossSum + r1.lossSum, jobs: [{ firstStream: 0, worker: 'w0' }, { firstStream: 2, worker: 'w1' }] });
+      reports = [];
+      if (via === 'events') {
+        // In any order, on every member: the second completion completes the step.
+        for (const m of pair) m.participant.noteCompleted({ experiment: EXP, generation: g, step: 0, firstStream: 2, result: r1 });
+        expect(reports).toHaveLength(0);
+        for (const m of pair) m.participant.noteCompleted({ experiment: EXP, generation: g, step: 0, firstStream: 0, result: r0 });
+        await settle();
+        expect(reports).toHaveLength(2);
+        // The coordinator's 'reduce' comes after: the reports are out, not sent again; a resend is answered.
+        await Promise.all(pair.map((m) => m.participant.receive(reduce)));
+        await settle();
+        expect(reports).toHaveLength(2);
+        await Promise.all(pair.map((m) => m.participant.receive(reduce)));
+        await settle();
+        expect(reports).toHaveLength(4);
+      } else {
+        await Promise.all(pair.map((m) => m.participant.receive(reduce)));
+        await settle();
+        expect(reports).toHaveLength(2);
+      }
+      expect(new Set(reports.map((r) => r.jobs))).toEqual(new Set([acceptedDigest((reduce as { jobs: AcceptedJob[] }).jobs)]));
+      return copy(a.session.staged?.params as Map<string, Float32Array>);
+    };
+    const viaCoordinator = await reduceBy('coordinator');
+    expect(same(await reduceBy('events'), viaCoordinator)).toBe(true);
   });
 
   it('a commit, reduce or abort of an older generation is refused', async () => {

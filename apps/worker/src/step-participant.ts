@@ -45,10 +45,22 @@
  * the same report again; a lost 'commit' is healed from the experiment record,
  * where the commit is durable.
  *
+ * Starting the reduce without the coordinator's hop: the queue's completion events
+ * (WindowQueue.watchCompleted) carry every window job's accepted result, the worker
+ * included, which is all a 'reduce' says. When a member has seen the accepted
+ * results of every micro-batch of (g, s) it builds that 'reduce' itself — count and
+ * loss summed in micro-batch order, as the coordinator does — and handles it like
+ * one from the coordinator (noteCompleted). The coordinator's own 'reduce' then
+ * finds the report made and is not answered again the first time (the report went
+ * out already and the coordinator keeps reports that arrive before it waits;
+ * resends are answered). Every report names the accepted jobs it reduced
+ * (acceptedDigest): the coordinator fails a step whose member reduced another set,
+ * so the shortcut can never change what is summed.
+ *
  * The state machine of a worker in an experiment — {@link MemberPhase}.
  */
 import { PeerDeadlineError, type Collective } from '@unroll/collective';
-import type { AcceptedJob, ControlBus, ControlMessage, ExperimentStore } from '@unroll/cluster';
+import { acceptedDigest, type AcceptedJob, type CompletedWindow, type ControlBus, type ControlMessage, type ExperimentStore, type WindowResult } from '@unroll/cluster';
 import { checkpointDue, type CheckpointWriter } from './checkpoint-writer';
 import { MissingContributionError, type ExperimentSession } from './experiment-session';
 import { reductionBuffers } from './reduction-layout';
@@ -111,6 +123,10 @@ export class StepParticipant {
   lastStageSeconds = Number.NaN;
   private collective: Collective | undefined;
   private readonly reports = new Map<string, ReportMessage>();
+  /** Reduces started from the queue's events whose report the coordinator has not asked for yet. */
+  private readonly startedHere = new Set<string>();
+  /** Accepted results seen per `${generation}:${step}` (noteCompleted), until the step's reduce starts. */
+  private readonly completed = new Map<string, Map<number, WindowResult>>();
   private chain: Promise<void> = Promise.resolve();
 
   constructor(
@@ -123,6 +139,38 @@ export class StepParticipant {
     const run = this.chain.then(() => this.handle(m));
     this.chain = run.catch((e: unknown) => this.log(`error handling ${m.type} ${m.generation}/${m.step}: ${e instanceof Error ? e.message : String(e)}`));
     return run;
+  }
+
+  /**
+   * A window job of this experiment was accepted (WindowQueue.watchCompleted). Once
+   * every micro-batch of (g, s) is in, the step's 'reduce' is built here and handled
+   * as if the coordinator had sent it.
+   */
+  noteCompleted(done: CompletedWindow): void {
+    if (done.experiment !== this.session.id || done.generation !== this.generation || this.rank < 0 || done.step < this.session.version) return;
+    const key = `${done.generation}:${done.step}`;
+    if (this.reports.has(`${key}:reduce`)) return;
+    let seen = this.completed.get(key);
+    if (!seen) {
+      for (const k of [...this.completed.keys()]) if (Number(k.split(':')[1]) < this.session.version) this.completed.delete(k);
+      this.completed.set(key, (seen = new Map()));
+    }
+    seen.set(done.firstStream, done.result);
+    const batches = this.session.schedule.microBatches();
+    if (seen.size !== batches.length || !batches.every(([first]) => seen.has(first))) return;
+    this.completed.delete(key);
+    let count = 0;
+    let lossSum = 0;
+    const jobs: AcceptedJob[] = [];
+    for (const [first] of batches) {
+      const r = seen.get(first) as WindowResult;
+      count += r.count;
+      lossSum += r.lossSum;
+      jobs.push({ firstStream: first, worker: r.worker });
+    }
+    const m: ControlMessage = { type: 'reduce', experiment: this.session.id, generation: done.generation, step: done.step, count, lossSum, jobs };
+    const run = this.chain.then(() => this.handle(m, true));
+    this.chain = run.catch((e: unknown) => this.log(`error handling the reduce of ${key} started from the queue's events: ${e instanceof Error ? e.message : String(e)}`));
   }
 
   /** Adopts the generation of the experiment record (on joining, or when a message names a generation not yet seen). */
@@ -140,7 +188,7 @@ export class StepParticipant {
     return this.session.awaitVersion(step, { timeoutMs: this.ctx.versionTimeoutMs ?? 60_000, pollMs: this.ctx.pollMs ?? 250, heal: () => this.healCommit(), cancelled });
   }
 
-  private async handle(m: ControlMessage): Promise<void> {
+  private async handle(m: ControlMessage, startedHere = false): Promise<void> {
     if (m.experiment !== this.session.id) return;
     if (m.type === 'report') return; // addressed to the coordinator
     if (m.generation < this.generation) {
@@ -160,7 +208,7 @@ export class StepParticipant {
       case 'generation':
         return;
       case 'reduce':
-        return this.reduce(m.generation, m.step, m.count, m.jobs, m.barrier === true);
+        return this.reduce(m.generation, m.step, m.count, m.jobs, m.barrier === true, startedHere);
       case 'commit':
         return this.commit(m.generation, m.step);
       case 'abort':
@@ -176,16 +224,25 @@ export class StepParticipant {
     this.rank = members.indexOf(this.ctx.workerId);
     this.session.dropGenerationsBefore(generation);
     for (const key of [...this.reports.keys()]) if (Number(key.split(':')[0]) < generation) this.reports.delete(key);
+    for (const key of [...this.startedHere]) if (Number(key.split(':')[0]) < generation) this.startedHere.delete(key);
+    for (const key of [...this.completed.keys()]) if (Number(key.split(':')[0]) < generation) this.completed.delete(key);
     this.collective = this.rank >= 0 ? await this.ctx.collectives.forMembers(this.session.id, members, this.rank) : undefined;
     this.phase = this.rank >= 0 ? MemberPhase.Ready : MemberPhase.Observer;
     this.session.wake();
   }
 
-  private async reduce(generation: number, step: number, count: number, accepted: readonly AcceptedJob[], barrier: boolean): Promise<void> {
+  private async reduce(generation: number, step: number, count: number, accepted: readonly AcceptedJob[], barrier: boolean, startedHere = false): Promise<void> {
     if (this.rank < 0 || !this.collective) return;
     const key = `${generation}:${step}:${barrier ? 'barrier' : 'reduce'}`;
     const previous = this.reports.get(key);
-    if (previous) return this.ctx.bus.publish(previous);
+    if (previous) {
+      // Started here: the report is out; the coordinator's first 'reduce' is not answered again (its resends are).
+      if (startedHere || this.startedHere.delete(key)) return;
+      return this.ctx.bus.publish(previous);
+    }
+    if (startedHere) this.startedHere.add(key);
+    this.completed.delete(`${generation}:${step}`);
+    const digest = barrier ? undefined : acceptedDigest(accepted);
     this.phase = MemberPhase.Reducing;
     const s = this.session;
     let report: ReportMessage;
@@ -205,7 +262,7 @@ export class StepParticipant {
           throw new MissingContributionError(`the results of jobs ${missing.map((f) => `${generation}/${step}/streams ${f}+`).join(', ')} were accepted from ${this.ctx.workerId}, which holds no gradient for them`);
         }
         s.stage(unscoredUpdate({ generation, step }, s.params, s.optimizer, s.takePrepared()));
-        report = this.report(generation, step, { ok: true, gradNorm: 0, skipped: false, reduceSeconds: 0, applySeconds: 0 });
+        report = this.report(generation, step, { ok: true, gradNorm: 0, skipped: false, reduceSeconds: 0, applySeconds: 0, jobs: digest });
         this.phase = MemberPhase.Staged;
       } else {
         if (this.rank === 0 && checkpointDue(s, s.version) && s.version < s.spec.spec.steps) this.log(`checkpoint ${await this.ctx.checkpoints.write(s)}`);
@@ -229,7 +286,7 @@ export class StepParticipant {
         // the 'commit' is handled (in arrival order, after this) with the update staged.
         const begun = beginUpdate({ generation, step }, s.params, s.optimizer, grads, count, s.spec.spec.clipNorm ?? undefined, s.takePrepared());
         const timings = { reduceSeconds: (t1 - t0) / 1000, applySeconds: (performance.now() - t1) / 1000 };
-        report = this.report(generation, step, { ok: true, gradNorm: begun.gradNorm, skipped: begun.skipped, ...timings });
+        report = this.report(generation, step, { ok: true, gradNorm: begun.gradNorm, skipped: begun.skipped, ...timings, jobs: digest });
         this.reports.set(key, report);
         const sent = this.ctx.bus.publish(report);
         try {
@@ -268,6 +325,7 @@ export class StepParticipant {
       this.log(`commit of ${generation}/${step} with nothing staged for it (version ${this.session.version})`);
     }
     for (const key of [...this.reports.keys()]) if (Number(key.split(':')[1]) < step) this.reports.delete(key);
+    for (const key of [...this.startedHere]) if (Number(key.split(':')[1]) < step) this.startedHere.delete(key);
   }
 
   private async abort(generation: number, step: number, reason: string): Promise<void> {
@@ -275,6 +333,7 @@ export class StepParticipant {
     if (staged && staged.generation === generation && staged.step === step) this.session.rollback();
     this.session.dropContribution(generation, step);
     this.reports.delete(`${generation}:${step}:reduce`);
+    this.startedHere.delete(`${generation}:${step}:reduce`);
     if (this.rank >= 0) this.phase = MemberPhase.Ready;
     this.log(`step ${step} of generation ${generation} aborted: ${reason}`);
   }

@@ -170,7 +170,9 @@ export class ThreadWindowCompute implements WindowCompute {
     thread.ref(); // a window in flight keeps the process alive; an idle thread does not
     const reply = await new Promise<ThreadReply>((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
-      thread.postMessage(request); // parameters are copied (they stay committed here), the state too
+      // Committed parameters live on SharedArrayBuffers (staged-update.ts stagingCopy): shared, not
+      // copied — except version 0's, which the network made; the state is copied (small).
+      thread.postMessage(request);
     }).finally(() => {
       if (this.pending.size === 0) thread.unref();
     });

@@ -101,6 +101,9 @@ export class WorkerNode {
   private heartbeat: NodeJS.Timeout | undefined;
   private stopConsuming: (() => Promise<void>) | undefined;
   private unsubscribeCluster: (() => Promise<void>) | undefined;
+  private stopWatching: (() => Promise<void>) | undefined;
+  /** The handles loaded so far, for the queue's completion events (delivered synchronously). */
+  private readonly loaded = new Map<string, ExperimentHandle>();
   private readonly compute: WindowCompute;
 
   constructor(
@@ -124,6 +127,8 @@ export class WorkerNode {
       this.unsubscribeCluster = await this.deps.bus.subscribe(CLUSTER_CHANNEL, (m) => this.onAnnouncement(m));
       await this.deps.membership.register(this.options.info, this.ttl);
       this.heartbeat = setInterval(() => void this.beat(), Math.max(1, Math.floor(this.ttl / 3)));
+      // Members start a step's reduce from the window jobs' completions (step-participant.ts), a hop before the coordinator's 'reduce'.
+      this.stopWatching = await this.deps.windows.watchCompleted?.((done) => this.loaded.get(done.experiment)?.participant.noteCompleted(done));
       this.stopConsuming = await this.deps.windows.consume(this.id, (job) => this.runJob(job), { concurrency: this.options.concurrency ?? 1 });
       this.state = WorkerState.Running;
     } catch (e) {
@@ -138,6 +143,7 @@ export class WorkerNode {
     this.state = WorkerState.Stopping;
     clearInterval(this.heartbeat);
     await this.stopConsuming?.();
+    await this.stopWatching?.();
     await this.unsubscribeCluster?.();
     for (const id of [...this.experimentsById.keys()]) await this.release(id);
     await this.deps.membership.deregister(this.id).catch(() => undefined);
@@ -192,7 +198,9 @@ export class WorkerNode {
     const unsubscribe = await this.deps.bus.subscribe(id, (m) => void participant.receive(m).catch(() => undefined));
     await participant.syncWithRecord();
     this.log(`joined ${id} (${session.spec.metadata.name}) generation ${participant.generation} as ${participant.rank >= 0 ? `rank ${participant.rank} of ${participant.members.length}` : 'an observer'}`);
-    return { session, participant, unsubscribe };
+    const handle = { session, participant, unsubscribe };
+    this.loaded.set(id, handle);
+    return handle;
   }
 
   private onAnnouncement(m: ControlMessage): void {
@@ -215,6 +223,7 @@ export class WorkerNode {
   private async release(id: string): Promise<void> {
     const h = this.experimentsById.get(id);
     this.experimentsById.delete(id);
+    this.loaded.delete(id);
     const handle = await h?.catch(() => undefined);
     if (!handle) return;
     await handle.unsubscribe();

@@ -45,3 +45,16 @@ export function bullConnection(redis: Redis): Redis {
 export function bullJobId(experiment: string, ...numbers: number[]): string {
   return [encodeURIComponent(experiment), ...numbers].join('/');
 }
+
+/** The window job named by a bullJobId(experiment, generation, step, firstStream), or undefined for any other id. */
+export function parseWindowBullId(id: string): { experiment: string; generation: number; step: number; firstStream: number } | undefined {
+  const parts = id.split('/');
+  if (parts.length !== 4) return undefined;
+  const [generation, step, firstStream] = parts.slice(1).map(Number);
+  if (![generation, step, firstStream].every((n) => Number.isInteger(n) && n >= 0)) return undefined;
+  try {
+    return { experiment: decodeURIComponent(parts[0]), generation, step, firstStream };
+  } catch {
+    return undefined;
+  }
+}

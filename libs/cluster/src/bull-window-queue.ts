@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { FlowProducer, Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { BullQueueOptions, ResolvedBullOptions, bullConnection, bullJobId, resolveBullOptions } from './bull-connection';
+import { BullQueueOptions, ResolvedBullOptions, bullConnection, bullJobId, parseWindowBullId, resolveBullOptions } from './bull-connection';
 import { ClusterError, QueueClosedError, StepTimeoutError, StepWithdrawnError, WindowJobFailedError } from './cluster-errors';
-import { WindowJob, WindowQueue, WindowResult } from './interfaces';
+import { CompletedWindow, WindowJob, WindowQueue, WindowResult } from './interfaces';
 import { parseWindowJob, parseWindowResult, validateStepJobs, windowJobId } from './window-job';
 
 export interface BullWindowQueueOptions extends BullQueueOptions {
@@ -71,6 +71,7 @@ export class BullWindowQueue implements WindowQueue {
   private readonly connection: Redis;
   private producer: Promise<StepProducer> | undefined;
   private readonly consumers = new Set<Worker>();
+  private readonly watchers = new Set<QueueEvents>();
   private readonly pending = new Set<(error: Error) => void>();
   /** The last step this instance added, by `${experiment}:${generation}`. */
   private readonly lastAdded = new Map<string, number>();
@@ -210,6 +211,34 @@ export class BullWindowQueue implements WindowQueue {
     };
   }
 
+  /**
+   * Every window job's accepted result, from the windows queue's event stream (the
+   * 'completed' event the Lua call that accepts a result writes). Events written
+   * before this resolves are not seen; a malformed one is skipped.
+   */
+  async watchCompleted(handler: (done: CompletedWindow) => void): Promise<() => Promise<void>> {
+    if (this.closed) throw new QueueClosedError('watchCompleted on a closed BullWindowQueue');
+    const events = new QueueEvents(this.windowsQueueName, { connection: this.connection, prefix: this.opts.prefix });
+    events.on('error', (error: Error) => this.opts.onError(error));
+    events.on('completed', ({ jobId, returnvalue }: { jobId: string; returnvalue: unknown }) => {
+      const id = parseWindowBullId(jobId);
+      if (!id) return;
+      let result: WindowResult;
+      try {
+        result = parseWindowResult(returnvalue, `result of window job ${jobId}`);
+      } catch {
+        return;
+      }
+      handler({ ...id, result });
+    });
+    await events.waitUntilReady();
+    this.watchers.add(events);
+    return async () => {
+      this.watchers.delete(events);
+      await events.close();
+    };
+  }
+
   /** Closes every consumer, the step machinery and the queue's own connection; pending runStep calls reject. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -218,6 +247,9 @@ export class BullWindowQueue implements WindowQueue {
     const consumers = [...this.consumers];
     this.consumers.clear();
     await Promise.all(consumers.map((w) => w.close()));
+    const watchers = [...this.watchers];
+    this.watchers.clear();
+    await Promise.all(watchers.map((e) => e.close()));
     const producer = await this.producer?.catch(() => undefined);
     if (producer !== undefined) {
       await producer.worker.close();

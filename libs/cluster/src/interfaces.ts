@@ -117,6 +117,8 @@ export type ControlMessage =
       reduceSeconds: number;
       applySeconds: number;
       error?: string;
+      /** acceptedDigest of the jobs the member reduced (absent for the closing barrier). */
+      jobs?: string;
     }
   | { type: 'commit'; experiment: string; generation: number; step: number }
   | { type: 'abort'; experiment: string; generation: number; step: number; reason: string }
@@ -157,7 +159,37 @@ export interface WindowQueue {
   runStep(jobs: WindowJob[], opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<WindowResult[]>;
   /** Starts consuming jobs; `handler` runs one job. Returns a stop function. */
   consume(workerId: string, handler: (job: WindowJob) => Promise<WindowResult>, opts?: { concurrency?: number }): Promise<() => Promise<void>>;
+  /**
+   * Optional: calls `handler` with every window job's accepted result as the queue
+   * accepts it — the event runStep itself resolves on — so that members can start a
+   * step's reduce without waiting for the coordinator's 'reduce'. Returns a stop function.
+   */
+  watchCompleted?(handler: (done: CompletedWindow) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
+}
+
+/** A window job whose result the queue accepted (WindowQueue.watchCompleted). */
+export interface CompletedWindow {
+  experiment: string;
+  generation: number;
+  step: number;
+  firstStream: number;
+  result: WindowResult;
+}
+
+/**
+ * A short digest of a step's accepted jobs (first stream and worker, in micro-batch
+ * order): members report the one they reduced, and the coordinator fails the step
+ * if it is not its own — so a member that derived the list itself (from the queue's
+ * completion events) can never reduce another set of jobs than the coordinator names.
+ */
+export function acceptedDigest(jobs: ReadonlyArray<AcceptedJob>): string {
+  let h = 0x811c9dc5;
+  for (const ch of jobs.map((j) => `${j.firstStream}:${j.worker};`).join('')) {
+    h ^= ch.charCodeAt(0);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return `${jobs.length}-${h.toString(16).padStart(8, '0')}`;
 }
 
 /** Submitted experiments, consumed by the coordinator. */
