@@ -27,7 +27,7 @@
  * every work array comes from, and after backward goes back to, the pool of scratch.ts.
  */
 import type { Gemm } from '../gemm';
-import { columnSums, sigmoid } from '../cells/cell-kernel';
+import { columnSums } from '../cells/cell-kernel';
 import type { KernelSize } from './im2col';
 import { col2imArray, col2imInto, filterToMatrix, im2colInto, matrixToFilter, type FrameBatch } from './patches';
 import { convLstmBuffers, gemmInto } from './scratch';
@@ -95,6 +95,14 @@ export interface ConvLstmGradients {
   dWC: Float32Array;
   dH0: Float32Array;
   dC0: Float32Array;
+}
+
+/**
+ * σ, local: called 3·T·B·Hh·Ww·F times a window, and a call through another module's
+ * export goes through a getter in the transpiled code (visible in profiles).
+ */
+function sigmoid(v: number): number {
+  return 1 / (1 + Math.exp(-v));
 }
 
 /** Derived sizes: pixels P per frame, rows R = B·P per step, G = 4F gate columns, n = R·F state values, patch widths. */
