@@ -20,7 +20,7 @@ export interface SpiralPoint {
 }
 
 /** Standard normal by Box–Muller. */
-function gaussian(random: Random): number {
+export function gaussian(random: Random): number {
   const u = 1 - random();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
 }

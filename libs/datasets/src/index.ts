@@ -5,3 +5,4 @@ export * from './first-names';
 export * from './spam-assassin';
 export * from './generated-tasks';
 export * from './moving-shapes';
+export * from './sensor-series';

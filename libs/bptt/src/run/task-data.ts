@@ -1,11 +1,11 @@
 /**
  * The data of the lecture's model types (spec.data.dataset spirals, names, spam,
- * digits, truecase, adding; see libs/spec task-data-schema.ts): each dataset turned
+ * digits, truecase, adding, sensors; see libs/spec task-data-schema.ts): each dataset turned
  * into sequences of inputs, targets and a loss mask (episode-data.ts), or for
  * truecase into tagged token streams. Sequences are shuffled with a generator seeded
  * from spec.seed, then the last validationFraction of them is held out.
  */
-import { addingProblem, CharVocab, digitStrings, loadFirstNames, loadSpamAssassin, loadTextCorpus, splitHoldout, twoSpirals, UNKNOWN_TOKEN } from '@unroll/datasets';
+import { addingProblem, CharVocab, digitStrings, loadFirstNames, loadSpamAssassin, loadTextCorpus, SENSOR_CLASSES, SENSOR_COUNT, sensorSeries, splitHoldout, twoSpirals, UNKNOWN_TOKEN } from '@unroll/datasets';
 import { Rng } from '@unroll/models';
 import type { ExperimentSpec } from '@unroll/spec';
 import { EpisodeSequenceData, TaggedTokenSequenceData, type Episode, type EpisodeLayout } from '../episode-data';
@@ -180,6 +180,22 @@ function adding(body: Body): ExperimentData {
   return episodeData(body, episodes, layout, d.validationFraction, { inputKind: 'dense', inputSize: 2, outputSize: 1 });
 }
 
+/** Each step one frame (1 × samples × 3 sensors) for the CNN encoder; the activity scored at the last step. */
+function sensors(body: Body): ExperimentData {
+  const d = body.data;
+  if (d.dataset !== 'sensors') throw new Error('unreachable');
+  const rng = dataRng(body.seed);
+  const series = shuffled(sensorSeries(d.examples, { steps: d.steps, samples: d.samples, noise: d.noise }, () => rng.next()), rng);
+  const episodes = series.map((e) => {
+    const targets = new Int32Array(d.steps);
+    targets[d.steps - 1] = e.label;
+    return { input: e.inputs, targets, mask: lastOnly(d.steps) };
+  });
+  const I = d.samples * SENSOR_COUNT;
+  const layout: EpisodeLayout = { input: { kind: 'dense', size: I }, targets: { kind: 'classes' }, align: 'end' };
+  return episodeData(body, episodes, layout, d.validationFraction, { inputKind: 'dense', inputSize: I, outputSize: SENSOR_CLASSES });
+}
+
 /** The data of a task dataset, or undefined for text and sequence (experiment.ts). */
 export function loadTaskData(body: Body, vocabFromCheckpoint?: CharVocab): ExperimentData | undefined {
   switch (body.data.dataset) {
@@ -195,6 +211,8 @@ export function loadTaskData(body: Body, vocabFromCheckpoint?: CharVocab): Exper
       return truecase(body, vocabFromCheckpoint);
     case 'adding':
       return adding(body);
+    case 'sensors':
+      return sensors(body);
     default:
       return undefined;
   }

@@ -149,6 +149,15 @@ describe('parseSpec: cross-field rules name the field', () => {
     ['microBatch divides streams', (d) => (d.spec.tbptt.microBatch = 5), 'spec.tbptt.microBatch: expected a divisor of streams (32), got 5'],
     ['cross-entropy only with text', (d) => (d.spec.loss = 'mse'), 'spec.loss: expected cross-entropy for dataset text, got "mse"'],
     [
+      'cross-entropy with sensors (classes)',
+      (d) => {
+        d.spec.data = { dataset: 'sensors', examples: 8 };
+        delete d.spec.model.embedding;
+        d.spec.loss = 'mse';
+      },
+      'spec.loss: expected cross-entropy for dataset sensors, got "mse"',
+    ],
+    [
       'mse/sse only with sequence',
       (d) => {
         d.spec.data = { dataset: 'sequence', path: 'x.csv', inputSize: 2, outputSize: 1 };
@@ -301,7 +310,7 @@ describe('parseSpec: shape errors', () => {
   it('names bad discriminators with the allowed values', () => {
     expect(linesOf(fixtureText.replace('cell: lstm', 'cell: transformer'))).toEqual(['spec.model.cell: expected one of rnn | lstm | gru | convlstm, got "transformer"']);
     expect(linesOf(fixtureText.replace('name: adam', 'name: rmsprop'))).toEqual(['spec.optimizer.name: expected one of adam | sgd, got "rmsprop"']);
-    expect(linesOf(fixtureText.replace('dataset: text', 'dataset: images'))).toEqual(['spec.data.dataset: expected one of text | sequence | spirals | names | spam | digits | truecase | adding, got "images"']);
+    expect(linesOf(fixtureText.replace('dataset: text', 'dataset: images'))).toEqual(['spec.data.dataset: expected one of text | sequence | spirals | names | spam | digits | truecase | adding | sensors, got "images"']);
   });
 
   it('reports missing required fields with the position of their parent', () => {

@@ -5,7 +5,7 @@
  *             exactly one of the two; the model embeds the token ids (`model.embedding`)
  *   sequence  dense vectors from a CSV file of floats, one time step per row: the first
  *             `inputSize` columns are the inputs, the next `outputSize` the targets
- *   spirals, names, spam, digits, truecase, adding
+ *   spirals, names, spam, digits, truecase, adding, sensors
  *             the lecture's model types, each with its own windows, targets and loss
  *             mask (task-data-schema.ts)
  *
@@ -16,7 +16,7 @@ import { z } from 'zod';
 import { exactly, forbidden, intAtLeast, numberIn, oneOf } from './field-builders';
 import { relativeDataPath } from './relative-data-path';
 import { whenValid } from './when-valid';
-import { addingDataSchema, digitsDataSchema, namesDataSchema, spamDataSchema, spiralsDataSchema, truecaseDataSchema } from './task-data-schema';
+import { addingDataSchema, digitsDataSchema, namesDataSchema, sensorsDataSchema, spamDataSchema, spiralsDataSchema, truecaseDataSchema } from './task-data-schema';
 
 /** Corpora shipped with Unroll, usable without a data root. */
 export const BUNDLED_CORPORA = ['sotu'] as const;
@@ -106,6 +106,7 @@ export const dataSchema = z
     digitsDataSchema,
     truecaseDataSchema,
     addingDataSchema,
+    sensorsDataSchema,
   ])
   .describe('What the network reads, discriminated on dataset.');
 

@@ -9,7 +9,7 @@
  *     task-data-schema.ts); mse or sse with dataset sequence and adding
  *   - spec.model.embedding: required with token datasets (text, spam, digits, truecase),
  *     not allowed with the dense ones
- *   - tbptt.stride = window with the episode datasets (spirals, names, spam, digits, adding)
+ *   - tbptt.stride = window with the episode datasets (spirals, names, spam, digits, adding, sensors)
  *   - spec.model.bidirectional needs spec.tbptt.independentWindows: true and stride = window;
  *     independentWindows is only allowed with a bidirectional model (see below)
  * Defaults that depend on another field are filled in after validation:
@@ -45,6 +45,7 @@ const LOSSES_FOR_DATASET = {
   digits: ['cross-entropy'],
   truecase: ['cross-entropy'],
   adding: ['mse', 'sse'],
+  sensors: ['cross-entropy'],
 } as const satisfies Record<string, readonly (typeof LOSSES)[number][]>;
 
 const specBodySchema = z

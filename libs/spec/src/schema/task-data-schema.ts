@@ -16,6 +16,9 @@
  *                                               characters       character upper-case?
  *   adding     many-to-one regression (the      (value, marker)  the last step: the sum of
  *              adding problem)                                   the two marked values
+ *   sensors    many-to-one classification of    one frame of     the last step: which of 4
+ *              multi-sensor series (CNN + RNN)  3 sensors'       activities made the series
+ *                                               samples
  *
  * Every dataset but truecase is a set of sequences of their own (episodes): each is
  * padded to whole TBPTT windows, starts from a zero state, and the state is carried
@@ -33,7 +36,7 @@ function validationFraction() {
 }
 
 /** Datasets that are sequences of their own, laid out as episodes. */
-export const EPISODE_DATASETS = ['spirals', 'names', 'spam', 'digits', 'adding'] as const;
+export const EPISODE_DATASETS = ['spirals', 'names', 'spam', 'digits', 'adding', 'sensors'] as const;
 /** Datasets whose input is token ids (so the model needs `embedding`). */
 export const TOKEN_DATASETS = ['text', 'spam', 'digits', 'truecase'] as const;
 
@@ -104,9 +107,28 @@ export const addingDataSchema = z
   })
   .describe('The adding problem (Hochreiter & Schmidhuber), generated; regression at the last step.');
 
+export const sensorsDataSchema = z
+  .strictObject({
+    dataset: exactly('sensors'),
+    /** Series generated, the 4 classes in turn. No default: it is the data's size. */
+    examples: intAtLeast(4).describe('Series generated, the 4 classes in turn.'),
+    /** Time steps per series. @defaultValue 8 — enough steps for the RNN to average the noise out */
+    steps: intAtLeast(1).default(8).describe('Time steps per series. Default: 8.'),
+    /**
+     * Samples per step and sensor: each step is a frame of height 1, width `samples`, 3 channels.
+     * @defaultValue 16 — four periods of the fast signal, two of the slow one, in every frame
+     */
+    samples: intAtLeast(1).default(16).describe('Samples per step and sensor (frame width; 3 channels). Default: 16.'),
+    /** Standard deviation of the Gaussian noise on each sample. @defaultValue 1 — as large as the signal's amplitude */
+    noise: numberIn({ gte: 0, lte: 10 }).default(1).describe('Standard deviation of the noise on each sample (signal amplitude 0.5–1.5). Default: 1.'),
+    validationFraction: validationFraction(),
+  })
+  .describe('Many-to-one: which of 4 activities made three sensors’ series (generated; libs/datasets sensor-series.ts), scored at the last step.');
+
 export type SpiralsDataSpec = z.output<typeof spiralsDataSchema>;
 export type NamesDataSpec = z.output<typeof namesDataSchema>;
 export type SpamDataSpec = z.output<typeof spamDataSchema>;
 export type DigitsDataSpec = z.output<typeof digitsDataSchema>;
 export type TruecaseDataSpec = z.output<typeof truecaseDataSchema>;
 export type AddingDataSpec = z.output<typeof addingDataSchema>;
+export type SensorsDataSpec = z.output<typeof sensorsDataSchema>;
