@@ -13,7 +13,7 @@
  * Micro-batching changes nothing but memory: the same update as one big batch.
  */
 import { tf, type NetworkState, type RecurrentNetwork } from '@unroll/models';
-import { accumulate, clipByGlobalNorm, gradientStats, scale, zerosLike, type NamedArrays } from './gradients';
+import { clipByGlobalNorm, gradientStats, scale, zerosLike, type NamedArrays } from './gradients';
 import type { LossKind } from './losses';
 import type { Optimizer } from './optimizers';
 import { TbpttSchedule, type TbpttConfig } from './schedule';
@@ -71,6 +71,11 @@ export class Trainer {
   readonly store: StreamStateStore;
   /** Host copy of the parameters: the source of truth the optimizer updates. */
   readonly params: NamedArrays;
+  /**
+   * The step's gradient accumulator, zeroed at each step and reused: windows add into
+   * it (windowGradients addInto), so a step allocates no gradient-sized array.
+   */
+  private readonly grad: NamedArrays;
   private nextStep: number;
   private skippedSteps = 0;
   private clippedSteps = 0;
@@ -80,6 +85,7 @@ export class Trainer {
     if (opts.data.streams !== opts.tbptt.streams) throw new RangeError(`data has ${opts.data.streams} streams, tbptt.streams is ${opts.tbptt.streams}`);
     this.store = opts.store ?? new InMemoryStateStore();
     this.params = opts.net.snapshot();
+    this.grad = zerosLike(new Map([...this.params].map(([n, a]) => [n, a.length])));
     this.nextStep = opts.startStep ?? 0;
   }
 
@@ -106,7 +112,8 @@ export class Trainer {
     const plan = this.schedule.windowAt(step);
     const { window: k2, stride: k1 } = this.opts.tbptt;
     const t0 = performance.now();
-    const acc = zerosLike(new Map([...this.params].map(([n, a]) => [n, a.length])));
+    const acc = this.grad;
+    for (const a of acc.values()) a.fill(0);
     const flowSq: Float64Array[] = [];
     let lossSum = 0;
     let count = 0;
@@ -115,8 +122,8 @@ export class Trainer {
         loss,
         scoredFrom: this.schedule.scoredFrom,
         carryAt: k1 - 1,
+        addInto: acc,
       });
-      accumulate(acc, job.grads);
       lossSum += job.lossSum;
       count += job.count;
       job.flow.forEach((f, k) => {

@@ -160,6 +160,18 @@ describe('windowGradients with k1 < k2, against a hand-computed case', () => {
     net.dispose();
   });
 
+  it('addInto adds the gradient into the given arrays and hands them back, bit for bit acc + the fresh copy', () => {
+    const net = tinyDenseNet(TANH, 1, 1, 1);
+    const data = new DenseSequenceData(rows(), 1, 1, 1);
+    const opts = { loss: 'sse', scoredFrom: 1, carryAt: 1 } as const;
+    const fresh = windowGradients(net, data.window(0, 1, 0, 3), net.zeroState(1), opts).grads;
+    const acc = new Map([...PARAMS].map(([name]) => [name, Float32Array.of(0.1)]));
+    const out = windowGradients(net, data.window(0, 1, 0, 3), net.zeroState(1), { ...opts, addInto: acc });
+    expect(out.grads).toBe(acc);
+    for (const [name, g] of fresh) expect((acc.get(name) as Float32Array)[0]).toBe(Math.fround(Math.fround(0.1) + g[0]));
+    net.dispose();
+  });
+
   it('leaks no tensor', () => {
     const net = tinyDenseNet(TANH, 1, 1, 1);
     const data = new DenseSequenceData(rows(), 1, 1, 1);

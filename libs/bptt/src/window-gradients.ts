@@ -12,7 +12,7 @@
  * forward still runs: its carry is the next window's state).
  */
 import { tf, type Gemm, type NetworkState, type RecurrentNetwork } from '@unroll/models';
-import type { NamedArrays } from './gradients';
+import { accumulate, type NamedArrays } from './gradients';
 import { gatherRows, headLoss, type LossKind } from './losses';
 import type { WindowData } from './sequence-data';
 
@@ -22,6 +22,14 @@ export interface WindowJobOptions {
   scoredFrom?: number;
   /** Step whose state is carried (k1 − 1). @defaultValue T − 1 */
   carryAt?: number;
+  /**
+   * Adds the window's gradient into these arrays (one per parameter, the network's
+   * names and sizes) and hands them back as `grads`, instead of fresh copies: a
+   * trainer's accumulator, so that no per-window copy is allocated (a fresh
+   * multi-megabyte array costs page faults on every step).
+   * @defaultValue fresh arrays, one per parameter
+   */
+  addInto?: NamedArrays;
 }
 
 export interface WindowGradients {
@@ -117,13 +125,15 @@ export function windowGradients(net: RecurrentNetwork, data: WindowData, state: 
     return loss.sum;
   }, [...net.params.values()]);
   const host: NamedArrays = new Map();
-  for (const [varName, g] of Object.entries(grads)) host.set(names.get(varName) as string, Float32Array.from(g.dataSync() as Float32Array));
+  for (const [varName, g] of Object.entries(grads)) host.set(names.get(varName) as string, g.dataSync() as Float32Array);
   const lossSum = (value.dataSync() as Float32Array)[0];
-  tf.dispose([value, ...Object.values(grads)]);
   // Keep the network's parameter order.
   const ordered: NamedArrays = new Map();
   for (const name of net.params.keys()) ordered.set(name, host.get(name) as Float32Array);
-  return { lossSum, count, grads: ordered, carry, flow };
+  if (opts.addInto) accumulate(opts.addInto, ordered);
+  else for (const [name, g] of ordered) ordered.set(name, Float32Array.from(g));
+  tf.dispose([value, ...Object.values(grads)]);
+  return { lossSum, count, grads: opts.addInto ?? ordered, carry, flow };
 }
 
 /** A window that scores nothing: the forward for its carry, a zero gradient, count 0. */
@@ -133,8 +143,8 @@ function unscoredWindow(net: RecurrentNetwork, data: WindowData, state: NetworkS
     carry = net.forward(data.input, state, { carryAt: opts.carryAt }).carry;
   });
   const grads: NamedArrays = new Map();
-  for (const [name, v] of net.params) grads.set(name, new Float32Array(v.size));
-  return { lossSum: 0, count: 0, grads, carry, flow: [] };
+  if (!opts.addInto) for (const [name, v] of net.params) grads.set(name, new Float32Array(v.size));
+  return { lossSum: 0, count: 0, grads: opts.addInto ?? grads, carry, flow: [] };
 }
 
 /** Loss sum over one window without gradients (evaluation). */

@@ -26,7 +26,11 @@ import { tf } from './tf';
 import { columnSums } from './cells/cell-kernel';
 import type { Gemm } from './gemm';
 
-/** A loss on the head's output Z (overwritten: it is the op's own array). */
+/**
+ * A loss on the head's output Z. Z is the op's own array: the loss overwrites it, and
+ * the gradient is written over it too (the backward runs once: tfjs calls a tape
+ * node's gradient once), so the head allocates no second [N, O] array.
+ */
 interface HeadLossOnHost {
   /** The loss sum of Z, and ∂(g·L)/∂Z for the backward. */
   apply(z: Float32Array, N: number, O: number): { sum: number; gradient: (g: number) => Float32Array };
@@ -51,9 +55,11 @@ export function softmaxCrossEntropyInPlace(z: Float32Array, targets: Int32Array,
   return loss;
 }
 
-/** g·(p − onehot(targets)): the cross-entropy gradient at the logits. Shared by both heads. */
-export function crossEntropyLogitGradient(p: Float32Array, targets: Int32Array, N: number, V: number, g: number): Float32Array {
-  const dz = new Float32Array(N * V);
+/**
+ * g·(p − onehot(targets)): the cross-entropy gradient at the logits, into `dz` (which
+ * may be `p` itself). Shared by both heads.
+ */
+export function crossEntropyLogitGradient(p: Float32Array, targets: Int32Array, N: number, V: number, g: number, dz: Float32Array = new Float32Array(N * V)): Float32Array {
   for (let r = 0; r < N; r++) {
     const base = r * V;
     for (let j = 0; j < V; j++) dz[base + j] = g * p[base + j];
@@ -67,7 +73,7 @@ function crossEntropyOnHost(targets: Int32Array): HeadLossOnHost {
   return {
     apply(z, N, V) {
       const sum = softmaxCrossEntropyInPlace(z, targets, N, V);
-      return { sum, gradient: (g) => crossEntropyLogitGradient(z, targets, N, V, g) };
+      return { sum, gradient: (g) => crossEntropyLogitGradient(z, targets, N, V, g, z) };
     },
   };
 }
@@ -85,9 +91,8 @@ function squaredErrorOnHost(targets: Float32Array, alpha: number): HeadLossOnHos
         sum: alpha * sq,
         gradient: (g) => {
           const k = 2 * alpha * g;
-          const dz = new Float32Array(z.length);
-          for (let i = 0; i < z.length; i++) dz[i] = k * z[i];
-          return dz;
+          for (let i = 0; i < z.length; i++) z[i] *= k;
+          return z;
         },
       };
     },
