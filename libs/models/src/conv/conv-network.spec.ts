@@ -2,6 +2,9 @@ import { tf } from '../tf';
 import { selectBackend } from '../backend';
 import { parameterSpecs, RecurrentNetwork, type NetworkConfig } from '../network';
 import { Rng } from '../rng';
+import { TfGemm, type Matrix } from '../gemm';
+import { relError } from '../testing';
+import { convLstmStack } from './conv-lstm-network';
 
 const convLstmNet: NetworkConfig = {
   cell: { kind: 'lstm' },
@@ -45,6 +48,29 @@ describe('RecurrentNetwork with convolutional parts', () => {
       { name: 'cnn.head1.conv0.bias', shape: [3] },
       { name: 'rnn.weight_ih_l0', shape: [18, 2 * 4 * 3] },
     ]);
+  });
+
+  it("runs the ConvLSTM layers as the fused op on the forward's Gemm by default, equal to the taped ops", () => {
+    const net = new RecurrentNetwork(convLstmNet, new Rng(5));
+    const [T, B] = [2, 2];
+    const x = Float32Array.from({ length: T * B * 20 }, (_, i) => Math.cos(i));
+    let products = 0;
+    const gemm = new (class extends TfGemm {
+      mul(a: Float32Array, m: number, b: Matrix): Float32Array {
+        products++;
+        return super.mul(a, m, b);
+      }
+    })();
+    const fused = tf.tidy(() => net.forward({ kind: 'dense', x, T, B }, net.zeroState(B), { gemm }).top.dataSync() as Float32Array);
+    expect(products).toBeGreaterThan(0);
+    const state = net.zeroState(B).map((s) => ({ h: s.h, c: s.c as Float32Array }));
+    const cfg = convLstmNet.convLstm as NonNullable<NetworkConfig['convLstm']>;
+    const taped = tf.tidy(() => convLstmStack(cfg, 2, (name) => net.param(name), tf.tensor3d(x, [T, B, 20]), state, { implementation: 'taped' }).top.dataSync() as Float32Array);
+    expect(relError(fused, taped)).toBeLessThan(1e-5);
+    expect(() => tf.tidy(() => convLstmStack(cfg, 2, (name) => net.param(name), tf.tensor3d(x, [T, B, 20]), state, { implementation: 'fast' as 'fused' }))).toThrow(
+      `ConvLSTM implementation must be 'fused' or 'taped', got "fast"`,
+    );
+    net.dispose();
   });
 
   describe.each(['cpu', 'wasm'] as const)('a training step on %s', (backend) => {
