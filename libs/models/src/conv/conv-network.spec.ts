@@ -56,7 +56,7 @@ describe('RecurrentNetwork with convolutional parts', () => {
     const x = Float32Array.from({ length: T * B * 20 }, (_, i) => Math.cos(i));
     let products = 0;
     const gemm = new (class extends TfGemm {
-      mul(a: Float32Array, m: number, b: Matrix): Float32Array {
+      override mul(a: Float32Array, m: number, b: Matrix): Float32Array {
         products++;
         return super.mul(a, m, b);
       }
