@@ -4,7 +4,7 @@
  * and how it fails.
  */
 import type { ControlMessage } from '@unroll/cluster';
-import { FencingError } from '@unroll/cluster';
+import { acceptedDigest, FencingError } from '@unroll/cluster';
 import { InMemoryControlBus, InMemoryExperimentStore, InMemoryHiddenStateStore, InMemoryMembershipStore, InMemoryWindowQueue } from '@unroll/cluster/testing';
 import { MemberLostError, MembershipWatcher } from './membership-watcher';
 import { ReportCollector } from './report-collector';
@@ -94,6 +94,22 @@ describe('StepDriver', () => {
     expect((await experiments.get(EXP))?.step).toBe(1);
     await until(() => published.some((m) => m.type === 'commit'));
     expect(published.filter((m) => m.type === 'commit')).toEqual([{ type: 'commit', experiment: EXP, generation, step: 0 }]);
+  });
+
+  it("fails the step, committing nothing, when a member reduced other jobs than the step accepted (its report's digest)", async () => {
+    const accepted = [{ firstStream: 0, worker: 'w0' }, { firstStream: 2, worker: 'w0' }];
+    const done = driver.runStep(ctx(), [
+      [0, 2],
+      [2, 2],
+    ]);
+    done.catch(() => undefined);
+    await until(() => reduces().length > 0);
+    await bus.publish(report('w0', { jobs: acceptedDigest(accepted) }));
+    await bus.publish(report('w1', { jobs: acceptedDigest([accepted[0], { firstStream: 2, worker: 'w1' }]) }));
+    await bus.publish(report('w2'));
+    await expect(done).rejects.toThrow(/worker w1 reduced jobs 2-[0-9a-f]{8}, the step accepted 2-[0-9a-f]{8}/);
+    expect((await experiments.get(EXP))?.step).toBe(0);
+    expect(published.some((m) => m.type === 'abort')).toBe(true);
   });
 
   it('step timings: a member with no job counts zero compute; a missing startedAt makes the queue wait NaN, not a guess', () => {
