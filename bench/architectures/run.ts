@@ -36,8 +36,11 @@
  *
  * Timing: step 0 (its loss checked against ln 128), warm-up, then the median of the
  * timed steps, which stop at a per-configuration time cap; a step 0 slower than
- * SLOW_STEP_MS gets exactly one timed step. The caps keep the full run under ~10 min
- * on 2 cores; the printed `cpu/wall` and load say how contended each timing was.
+ * SLOW_STEP_MS gets exactly one timed step. Each configuration runs in its own child
+ * process (`--child backend:arch:who`), killed after HARD_CAP seconds — its row then
+ * says so — so one slow configuration (tfjs-layers on the cpu backend) cannot stretch
+ * the run: 24 configurations stay within ~10 min on 2 cores. The printed `cpu/wall` and
+ * load say how contended each timing was.
  */
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -87,6 +90,16 @@ const PLANS: Record<'full' | 'quick', Record<Backend, Plan>> = {
 };
 /** Above this, step 0 alone decides: one timed step. */
 const SLOW_STEP_MS = 15_000;
+/**
+ * Wall seconds a configuration's child process may take, start-up included, before it is
+ * killed. wasm: ours takes a few seconds, tfjs-layers up to ~12 s of timed steps after
+ * step 0 and warm-up. cpu: two steps of tfjs-layers' deep bidirectional LSTM (~40 s each
+ * on an idle core, estimated from a loaded --quick run) fit.
+ */
+const HARD_CAP: Record<'full' | 'quick', Record<Backend, number>> = {
+  full: { wasm: 45, cpu: 100 },
+  quick: { wasm: 30, cpu: 100 },
+};
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -98,6 +111,10 @@ const backends = listArg('--backends', 'wasm,cpu') as Backend[];
 const archNames = listArg('--archs', Object.keys(ARCHS).join(','));
 for (const a of archNames) if (!ARCHS[a]) throw new Error(`--archs: unknown architecture ${a}; expected some of ${Object.keys(ARCHS).join(', ')}`);
 const withTorch = !argv.includes('--no-torch');
+/** Set in a child process: the one configuration it times. */
+const child = argv.includes('--child') ? argv[argv.indexOf('--child') + 1] : undefined;
+const CONTENDERS = ['ours-tfjs', 'ours-auto', 'tfjs-layers'] as const;
+type Contender = (typeof CONTENDERS)[number];
 
 interface Timing {
   ms: number;
@@ -221,49 +238,75 @@ function runTorch(names: string[]): { torch: string; results: Record<string, Tor
 const f = (ms: number): string => (ms >= 10_000 ? ms.toFixed(0) : ms.toFixed(1));
 const describe = (r: Timing): string =>
   `${f(r.ms)} ms/step (median of ${r.n}; step 0 ${f(r.firstMs)} ms, loss ${r.loss0.toFixed(4)}; cpu/wall ${r.cpuPerWall.toFixed(2)}, load ${r.load.toFixed(2)})${r.note ? ` [${r.note}]` : ''}`;
-const cell = (r: Timing): string => `${f(r.ms)} (n=${r.n})`;
+
+/** Child process: times one configuration and prints it as JSON on the last line. */
+async function runChild(spec: string): Promise<void> {
+  const [backend, name, who] = spec.split(':') as [Backend, string, Contender];
+  const plan = PLANS[quick ? 'quick' : 'full'][backend];
+  const info = await selectBackend(backend);
+  const kernel = who === 'ours-auto' ? selectKernel({ kernel: 'auto', threads: 1, log: () => undefined }) : selectKernel({ kernel: 'tfjs', log: () => undefined });
+  const r = who === 'tfjs-layers' ? await benchLayers(ARCHS[name], plan, backend === 'wasm') : await benchOurs(ARCHS[name], kernel, plan);
+  const detail = `${info.detail}${backend === 'wasm' ? (tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? ', multithread' : ', single thread') : ''}`;
+  console.log(JSON.stringify({ timing: r, kernel: `${kernel.name} — ${kernel.reason}`, backend: detail }));
+}
+
+/** Runs one configuration in a child process, killed after the hard cap. */
+function runConfig(backend: Backend, name: string, who: Contender): { timing?: Timing; kernel?: string; backend?: string; failed?: string } {
+  const cap = HARD_CAP[quick ? 'quick' : 'full'][backend];
+  const args = [...process.execArgv, process.argv[1], '--child', `${backend}:${name}:${who}`, ...(quick ? ['--quick'] : [])];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: cap * 1000, killSignal: 'SIGKILL', maxBuffer: 1 << 24 });
+  if (r.error || r.status !== 0) {
+    const why = r.signal === 'SIGKILL' ? `killed after the ${cap} s cap` : `failed (${r.status ?? r.signal}): ${r.stderr.trim().split('\n').pop() ?? ''}`;
+    return { failed: why };
+  }
+  const lines = r.stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]);
+}
 
 async function main(): Promise<void> {
-  const plans = PLANS[quick ? 'quick' : 'full'];
   const started = performance.now();
   console.log(`bench/architectures: B=${B} T=${T} vocab=${V} embedding=${E} hidden=${H}${quick ? ' (quick)' : ''}; ${archNames.join(', ')}`);
   console.log(`node ${process.version}, ${cpus().length} cpus, load average at start ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   const torch = withTorch ? runTorch(archNames) : undefined;
   if (torch) console.log(`PyTorch ${torch.torch}, 1 thread, done (load ${loadavg()[0].toFixed(2)})`);
 
-  const tfjsKernel = selectKernel({ kernel: 'tfjs', log: () => undefined });
-  const autoKernel = selectKernel({ kernel: 'auto', threads: 1, log: () => undefined });
-  console.log(`ours auto: window kernel ${autoKernel.name} — ${autoKernel.reason}`);
-
   const rows: string[] = [];
   const notes: string[] = [];
+  let autoName = 'auto';
   for (const backend of backends) {
-    const info = await selectBackend(backend);
-    const plan = plans[backend];
-    console.log(`\n== ${backend} (${info.detail}${backend === 'wasm' ? (tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? ', multithread' : ', single thread') : ''})`);
+    console.log(`\n== ${backend}`);
     for (const name of archNames) {
-      const arch = ARCHS[name];
-      const oursTfjs = await benchOurs(arch, tfjsKernel, plan);
-      console.log(`${name} ours tfjs kernel: ${describe(oursTfjs)}`);
-      const oursAuto = await benchOurs(arch, autoKernel, plan);
-      console.log(`${name} ours ${autoKernel.name} kernel: ${describe(oursAuto)}`);
-      const layers = await benchLayers(arch, plan, backend === 'wasm');
-      console.log(`${name} tfjs-layers: ${describe(layers)}`);
+      const cells: Partial<Record<Contender, Timing>> = {};
+      for (const who of CONTENDERS) {
+        const r = runConfig(backend, name, who);
+        if (r.timing) {
+          cells[who] = r.timing;
+          if (who === 'ours-auto' && r.kernel) {
+            autoName = r.kernel.split(' ')[0];
+            notes.push(`${backend} ${name} ours-auto kernel: ${r.kernel}`);
+          }
+          if (r.timing.note) notes.push(`${backend} ${name} ${who}: ${r.timing.note}`);
+        } else notes.push(`${backend} ${name} ${who}: ${r.failed}`);
+        console.log(`${name} ${who}${r.backend ? ` (${r.backend})` : ''}: ${r.timing ? describe(r.timing) : (r.failed ?? '?')}`);
+      }
       const t = torch?.results[name];
+      const show = (x?: Timing) => (x ? `${f(x.ms)} (n=${x.n})` : '–');
+      const ratio = (a?: Timing, b?: Timing) => (a && b ? `${(a.ms / b.ms).toFixed(1)}×` : '–');
+      const loss = (x?: Timing) => (x ? x.loss0.toFixed(3) : '–');
+      const loads = CONTENDERS.map((w) => cells[w]?.load.toFixed(1) ?? '–').join(' / ');
       rows.push(
-        `| ${backend} | ${arch.label} | ${cell(oursTfjs)} | ${cell(oursAuto)} | ${cell(layers)} | ${(layers.ms / oursTfjs.ms).toFixed(1)}× / ${(layers.ms / oursAuto.ms).toFixed(1)}× | ${t ? `${f(t.ms)} (n=${t.n})` : '–'} | ${oursTfjs.loss0.toFixed(3)} / ${oursAuto.loss0.toFixed(3)} / ${layers.loss0.toFixed(3)} | ${oursTfjs.load.toFixed(1)}–${layers.load.toFixed(1)} |`,
+        `| ${backend} | ${ARCHS[name].label} | ${show(cells['ours-tfjs'])} | ${show(cells['ours-auto'])} | ${show(cells['tfjs-layers'])} | ${ratio(cells['tfjs-layers'], cells['ours-tfjs'])} / ${ratio(cells['tfjs-layers'], cells['ours-auto'])} | ${t ? `${f(t.ms)} (n=${t.n})` : '–'} | ${CONTENDERS.map((w) => loss(cells[w])).join(' / ')} | ${loads} |`,
       );
-      for (const [who, r] of [['ours tfjs', oursTfjs], [`ours ${autoKernel.name}`, oursAuto], ['tfjs-layers', layers]] as const) if (r.note) notes.push(`${backend} ${name} ${who}: ${r.note}`);
     }
   }
-  console.log(`\n| backend | architecture | ours, tfjs kernel | ours, ${autoKernel.name} kernel (1 thr) | tfjs-layers | tfjs-layers / ours (tfjs / ${autoKernel.name}) | torch 1 thr | step-0 loss ours tfjs / ${autoKernel.name} / layers (ln ${V} = ${LN_V.toFixed(3)}) | load |`);
+  console.log(`\n| backend | architecture | ours, tfjs kernel | ours, ${autoName} kernel (1 thr) | tfjs-layers | tfjs-layers / ours (tfjs / ${autoName}) | torch 1 thr | step-0 loss ours tfjs / ${autoName} / layers (ln ${V} = ${LN_V.toFixed(3)}) | load |`);
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) console.log(r);
   for (const n of notes) console.log(`note: ${n}`);
   console.log(`\nwall time ${((performance.now() - started) / 1000).toFixed(0)} s; load average at end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 }
 
-main().catch((e: unknown) => {
+(child ? runChild(child) : main()).catch((e: unknown) => {
   console.error(e);
   process.exit(1);
 });
