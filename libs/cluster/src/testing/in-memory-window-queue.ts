@@ -1,5 +1,5 @@
 import { QueueClosedError, StepTimeoutError, StepWithdrawnError, WindowJobFailedError } from '../cluster-errors';
-import { WindowJob, WindowQueue, WindowResult } from '../interfaces';
+import { CompletedWindow, WindowJob, WindowQueue, WindowResult } from '../interfaces';
 import { validateStepJobs, windowJobId } from '../window-job';
 
 export interface InMemoryWindowQueueOptions {
@@ -30,6 +30,8 @@ interface Consumer {
  * WindowQueue inside one process with BullWindowQueue's semantics: jobs are offered
  * to consumers round-robin, a failed job is retried up to `attempts` times, a job id
  * that is still pending is not enqueued again (a re-submitted step joins it).
+ * watchCompleted hears each accepted result once, after the call that accepted it,
+ * as the windows queue's 'completed' event is heard.
  */
 export class InMemoryWindowQueue implements WindowQueue {
   private readonly pending = new Map<string, PendingJob>();
@@ -40,10 +42,17 @@ export class InMemoryWindowQueue implements WindowQueue {
   private readonly backoffMs: number;
   private next = 0;
   private closed = false;
+  private readonly watchers = new Set<(done: CompletedWindow) => void>();
 
   constructor(opts: InMemoryWindowQueueOptions = {}) {
     this.attempts = opts.attempts ?? 3;
     this.backoffMs = opts.backoffMs ?? 0;
+  }
+
+  async watchCompleted(handler: (done: CompletedWindow) => void): Promise<() => Promise<void>> {
+    if (this.closed) throw new QueueClosedError('watchCompleted on a closed InMemoryWindowQueue');
+    this.watchers.add(handler);
+    return async () => void this.watchers.delete(handler);
   }
 
   async runStep(jobs: WindowJob[], opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<WindowResult[]> {
@@ -153,6 +162,8 @@ export class InMemoryWindowQueue implements WindowQueue {
       if (this.pending.get(p.id) === p) {
         this.pending.delete(p.id);
         p.resolve({ ...result });
+        const { experiment, generation, step, firstStream } = p.job;
+        for (const watch of this.watchers) setImmediate(() => watch({ experiment, generation, step, firstStream, result: { ...result } }));
       }
     } catch (error) {
       if (this.pending.get(p.id) !== p) return;

@@ -4,7 +4,7 @@
  * processes) would. Factories should configure `attempts: 3` and a short backoff.
  */
 import { StepTimeoutError, WindowJobFailedError } from '../cluster-errors';
-import { WindowJob, WindowQueue, WindowResult } from '../interfaces';
+import { CompletedWindow, WindowJob, WindowQueue, WindowResult } from '../interfaces';
 import { sleep, useFixture, waitFor } from './conformance-helpers';
 
 export interface WindowQueueFixture {
@@ -59,6 +59,21 @@ export function describeWindowQueueConformance(name: string, factory: () => Prom
       const [r] = await coordinator.runStep(jobs, { timeoutMs: 20_000 });
       expect(seen).toEqual(jobs);
       expect(r).toEqual({ ...result(jobs[0], 'w'), startedAt: 1_700_000_000_123 });
+    });
+
+    it('watchCompleted hears every accepted result once, naming its job (odd experiment names included)', async () => {
+      const watcher = await fixture().open();
+      const heard: CompletedWindow[] = [];
+      const stop = await watcher.watchCompleted?.((done) => heard.push(done));
+      if (!stop) return; // optional in the interface; both implementations here have it
+      await (await fixture().open()).consume('w', async (job) => result(job, 'w'));
+      const jobs = step(2, 4, 'exp:odd/name');
+      const results = await coordinator.runStep(jobs, { timeoutMs: 20_000 });
+      await waitFor(async () => heard.length >= 2, 'both completions heard');
+      await sleep(50);
+      const byFirst = [...heard].sort((a, b) => a.firstStream - b.firstStream);
+      expect(byFirst).toEqual(jobs.map((j, i) => ({ experiment: 'exp:odd/name', generation: j.generation, step: 4, firstStream: j.firstStream, result: results[i] })));
+      await stop();
     });
 
     it('retries a handler that throws once', async () => {
