@@ -9,6 +9,8 @@
  *   - tests/distributed/in-process-step.spec.ts: "one training step across an in-process cluster
  *     › %i member(s), %i micro-batches, …: parameters after 3 steps equal Trainer.runStep (≤ 1e-5) on every member"
  *   - tests/distributed/load-balance.spec.ts: "a wasm worker and a cpu worker train one experiment together …"
+ *   - tests/distributed/episode-parity.spec.ts: "2 workers train what unroll train trains (≤ 1e-4), committing the unscored steps …"
+ *     (an episode dataset: steps whose scored count is 0 commit without an update, as Trainer.runStep)
  *
  * Invariant 2 — window jobs are idempotent (same inputs, same bytes; a gradient counts once)
  *   - apps/worker/src/step-participant.spec.ts: "running a window job twice writes the same state bytes and adds its gradient once"
@@ -17,6 +19,9 @@
  *   - apps/worker/src/step-participant.spec.ts: "the sum of held gradients built ahead … is the direct sum bit for bit, and is used only for exactly the accepted jobs"
  *   - tests/distributed/in-process-step.spec.ts: "3 member(s), 3 micro-batches, …, every job run twice: …"
  *   - libs/cluster/src/bull-window-queue-fault.spec.ts: "a stalled worker that finishes after its job was taken over: the queue accepts one result, …"
+ *   - apps/coordinator/src/step-driver.spec.ts: "fails the step, committing nothing, when a member reduced other jobs than the step accepted …"
+ *     and apps/worker/src/step-participant.spec.ts: "starts the reduce from the queue's completion events: the same staged bytes, …"
+ *     (members that build a step's 'reduce' from the queue's events reduce exactly the accepted jobs, or the step fails)
  *   - tests/distributed/event-loop.spec.ts: "inline, a window blocks the event loop …; on the compute thread …, with the same bytes"
  *
  * Invariant 3 — parameters change only at commit; a failure before commit leaves them unchanged
