@@ -2,7 +2,8 @@
  * BLAS threads of local workers: `unroll up --workers N` hands each worker its
  * share of the cores (max(1, floor(cores / N))), and every worker runs its OpenMP
  * threads with OMP_WAIT_POLICY=PASSIVE unless told otherwise — two workers on two
- * cores each spinning two OpenMP threads made 2 workers 3× slower than one.
+ * cores each spinning two OpenMP threads made 2 workers slower than one
+ * (bench/cluster/RESULTS.md, openmp-wait.ts).
  */
 import { cgroupCpuLimit, usableCores, workerShare, workerThreads } from '@unroll/cluster';
 import { deleteKeys, freshPrefix, REDIS_URL, startUp, type UpProcess } from './support/processes';
