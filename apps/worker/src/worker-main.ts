@@ -1,9 +1,12 @@
 /**
  * The worker process: `unroll-worker [--redis URL] [--prefix P] [--data-root DIR]
- * [--checkpoint-dir DIR] [--backend NAME] [--ring-host HOST] [--id ID]
- * [--heartbeat-ttl-ms N] [--compute thread|inline] [--throttle-ms N]
+ * [--checkpoint-dir DIR] [--backend NAME] [--ring-host HOST] [--ring-port N]
+ * [--id ID] [--heartbeat-ttl-ms N] [--compute thread|inline] [--throttle-ms N]
  * [--kernel auto|native|tfjs] [--threads N]`.
  *
+ *   --ring-port N    port of the ring server (default 0: any free port; the bound
+ *                    address is what the worker registers). A fixed port lets a
+ *                    Kubernetes pod declare it and probe it with `grpc:`
  *   --kernel NAME    window kernel (default: each spec's kernel, else auto — native
  *                    when its addon loads); sets UNROLL_KERNEL so the compute thread
  *                    uses it too. The kernel auto selects here is what the worker
@@ -27,8 +30,12 @@
  *   1. select the compute backend (--backend, default auto) — it is what the worker
  *      advertises, and it computes every experiment's windows;
  *   2. connect to Redis (--redis, else REDIS_URL, else 127.0.0.1:6379) and check it;
- *   3. bind the ring server on --ring-host, port 0, to learn its address;
- *   4. start the WorkerNode (register, heartbeat, discovery, window jobs);
+ *   3. bind the ring server on --ring-host and --ring-port (default 0) to learn its address;
+ *   4. start the WorkerNode (register, heartbeat, discovery, window jobs), then
+ *      report the ring server's overall health ('' in grpc.health.v1) SERVING: the
+ *      worker takes jobs. `unroll.v1.Ring` stays NOT_SERVING until the worker is in
+ *      a ring (RingServer), so a probe of '' says "alive and taking jobs" on an idle
+ *      worker too (the Kubernetes probes, deploy/k8s);
  *   5. on SIGINT/SIGTERM: stop consuming, deregister, close everything, exit 0.
  * Prints one `unroll-worker: ready …` line on stderr when it takes jobs.
  */
@@ -68,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
       'checkpoint-dir': { type: 'string' },
       backend: { type: 'string' },
       'ring-host': { type: 'string' },
+      'ring-port': { type: 'string' },
       id: { type: 'string' },
       'heartbeat-ttl-ms': { type: 'string' },
       'throttle-ms': { type: 'string' },
@@ -85,6 +93,11 @@ export async function main(argv: string[]): Promise<number> {
   const throttleMs = values['throttle-ms'] === undefined ? 0 : Number(values['throttle-ms']);
   if (!Number.isInteger(throttleMs) || throttleMs < 0) {
     say(`--throttle-ms expects a non-negative integer (ms slept after each window), got ${JSON.stringify(values['throttle-ms'])}`);
+    return 2;
+  }
+  const ringPort = values['ring-port'] === undefined ? 0 : Number(values['ring-port']);
+  if (!Number.isInteger(ringPort) || ringPort < 0 || ringPort > 65535) {
+    say(`--ring-port expects a port number from 0 (any free port) to 65535, got ${JSON.stringify(values['ring-port'])}`);
     return 2;
   }
   const compute = values.compute ?? 'thread';
@@ -132,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
   const redis = connectRedis(url, { connectionName: 'unroll-worker' });
   await checkRedis(redis);
 
-  const server = await RingServer.bind(`${values['ring-host'] ?? '127.0.0.1'}:0`);
+  const server = await RingServer.bind(`${values['ring-host'] ?? '127.0.0.1'}:${ringPort}`);
   const id = values.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const membership = new RedisMembershipStore(redis, { prefix });
   const bus = new RedisControlBus(redis, { prefix });
@@ -165,6 +178,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal).then(resolve));
   });
   await node.start();
+  server.health.setStatus('', 'SERVING');
   say(`ready: id ${id}, ring ${server.address}, backend ${backend.name} (${backend.detail}), kernel ${kernel.name} (BLAS threads ${blas.threads} from ${blas.source}, OMP_WAIT_POLICY ${ompWait}), redis ${redactRedisUrl(url)} prefix ${prefix}, compute ${compute}${throttleMs ? `, throttled ${throttleMs} ms per window` : ''}`);
   await done;
   return 0;
