@@ -3,5 +3,5 @@
 module.exports = {
   // Generous: the suite runs real processes, Redis and gRPC on a 2-core machine.
   testTimeout: 30000,
-  projects: ['<rootDir>/libs/*/jest.config.js', '<rootDir>/apps/*/jest.config.js', '<rootDir>/tests/jest.config.js'],
+  projects: ['<rootDir>/libs/*/jest.config.js', '<rootDir>/apps/*/jest.config.js', '<rootDir>/tests/jest.config.js', '<rootDir>/tests/deploy/jest.config.js'],
 };
