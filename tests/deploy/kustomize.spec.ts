@@ -225,6 +225,8 @@ describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
       expect(Number(w.resources?.limits?.['nvidia.com/gpu'])).toBeGreaterThanOrEqual(1);
       expect(Object.keys(pod.nodeSelector ?? {}).length).toBeGreaterThan(0);
       expect(pod.tolerations?.some((t) => t.key === 'nvidia.com/gpu')).toBe(true);
+      // TensorFlow is loaded twice in a worker (event loop and compute thread): memory on demand, not all up front.
+      expect(env(w, 'TF_FORCE_GPU_ALLOW_GROWTH')?.value).toBe('true');
       expect(w.image).toMatch(/:gpu$/);
     } else {
       expect(backend).toBe('wasm');
