@@ -156,7 +156,7 @@ describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
     const port = Number(flagValue(w.args ?? [], '--ring-port'));
     expect(Number.isInteger(port) && port > 0).toBe(true);
     expect(w.ports?.find((p) => p.name === 'ring')?.containerPort).toBe(port);
-    for (const probe of [w.readinessProbe, w.livenessProbe]) {
+    for (const probe of [w.startupProbe, w.readinessProbe, w.livenessProbe]) {
       expect(probe?.grpc?.port).toBe(port);
       // '' is the worker's own health (SERVING once it takes jobs, worker-main.ts); unroll.v1.Ring would fail on an idle worker.
       expect(probe?.grpc?.service ?? '').toBe('');

@@ -41,6 +41,7 @@ export interface Container {
   args?: string[];
   env?: EnvVar[];
   ports?: Array<{ name?: string; containerPort: number }>;
+  startupProbe?: Probe;
   readinessProbe?: Probe;
   livenessProbe?: Probe;
   resources?: { requests?: Record<string, string | number>; limits?: Record<string, string | number> };
