@@ -3,6 +3,7 @@
  * against the float64 reference and the tfjs path is tested where the reference
  * lives: libs/models/src/native-kernel.spec.ts.
  */
+import { spawnSync } from 'node:child_process';
 import { describeNative } from './testing';
 import { loadNativeKernels, NATIVE_CELLS, type NativeCell, type NativeKernels } from './native-kernels';
 
@@ -176,5 +177,25 @@ describeNative('native kernels: head and optimizer', () => {
       kernels.binding.linearXent(2, 3, 4, new Float32Array(6), new Float32Array(12), new Float32Array(4), Int32Array.from([1, 4]), 1, new Float32Array(8), dh, new Float32Array(12), new Float32Array(4)),
     ).toThrow(/target 4 at row 1 is outside \[0, 4\)/);
     expect(Array.from(dh)).toEqual([5, 5, 5, 5, 5, 5]);
+  });
+});
+
+describeNative('native kernels: OpenMP wait policy', () => {
+  // Each case loads the addon in a fresh process: libgomp reads the variable once.
+  const policyAfterLoad = (env: NodeJS.ProcessEnv): string => {
+    const script = `const { loadNativeKernels } = require(${JSON.stringify(require.resolve('./native-kernels'))}); const l = loadNativeKernels(); process.stdout.write((l.ok ? 'ok ' : 'failed ') + process.env.OMP_WAIT_POLICY);`;
+    const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', '-e', script], { env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(r.stderr);
+    return r.stdout;
+  };
+
+  it('sets PASSIVE before the first load when the environment does not choose', () => {
+    const env = { ...process.env };
+    delete env.OMP_WAIT_POLICY;
+    expect(policyAfterLoad(env)).toBe('ok PASSIVE');
+  });
+
+  it('keeps a policy the environment sets', () => {
+    expect(policyAfterLoad({ ...process.env, OMP_WAIT_POLICY: 'ACTIVE' })).toBe('ok ACTIVE');
   });
 });

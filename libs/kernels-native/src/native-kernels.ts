@@ -151,6 +151,12 @@ let cached: NativeLoad | undefined;
 /**
  * Loads the addon once per process and sets its BLAS threads (default: the cores
  * available). Never throws: a missing or broken addon is a reason, not an error.
+ *
+ * Before the first load it sets OMP_WAIT_POLICY=PASSIVE unless the environment sets
+ * it (libgomp reads it when the addon's OpenBLAS pulls libgomp in): by default idle
+ * OpenMP threads spin, and beside node's own threads on a small machine they take
+ * the cores the step needs — `unroll train` on 2 cores ran slower with 2 BLAS threads
+ * than with 1 (bench/native/RESULTS.md, end-to-end table).
  */
 export function loadNativeKernels(opts: { threads?: number } = {}): NativeLoad {
   if (!cached) {
@@ -158,6 +164,7 @@ export function loadNativeKernels(opts: { threads?: number } = {}): NativeLoad {
       cached = { ok: false, reason: 'disabled by UNROLL_NATIVE=0' };
     } else {
       try {
+        if (!process.env.OMP_WAIT_POLICY) process.env.OMP_WAIT_POLICY = 'PASSIVE';
         const kernels = new NativeKernels(require(addonPath()) as NativeBinding);
         kernels.setThreads(availableCores());
         const i = kernels.info();
