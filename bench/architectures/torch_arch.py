@@ -12,24 +12,17 @@ bench/architectures/run.ts; prints one JSON object on the last line of stdout.
 """
 import argparse
 import json
-import math
-import statistics
+import os
 import sys
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "step"))
+from torch_step import add_common_args, time_steps  # noqa: E402  (bench/step's shapes and timing)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--archs", required=True, help="name:layers:bidirectional(0|1),...")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--B", type=int, default=32)
-    ap.add_argument("--T", type=int, default=35)
-    ap.add_argument("--V", type=int, default=128)
-    ap.add_argument("--E", type=int, default=128)
-    ap.add_argument("--H", type=int, default=256)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--iters", type=int, default=15)
-    ap.add_argument("--cap", type=float, default=10.0, help="seconds of timed steps per config")
+    add_common_args(ap, iters=15, cap=10.0)
     a = ap.parse_args()
 
     import torch
@@ -61,23 +54,7 @@ def main():
             state = tuple(s.detach() for s in new_state)
             return loss.item()
 
-        loss0 = step()
-        for _ in range(max(0, a.warmup - 1)):
-            step()
-        times = []
-        cpu0 = time.process_time()
-        started = time.perf_counter()
-        while len(times) < a.iters and (not times or time.perf_counter() - started < a.cap):
-            t0 = time.perf_counter()
-            step()
-            times.append((time.perf_counter() - t0) * 1000)
-        out["results"][name] = {
-            "ms": statistics.median(times),
-            "n": len(times),
-            "loss0": loss0,
-            "ln_V": math.log(a.V),
-            "cpu_per_wall": (time.process_time() - cpu0) / (time.perf_counter() - started),
-        }
+        out["results"][name] = time_steps(step, a)
 
     print(json.dumps(out))
     return 0

@@ -33,18 +33,44 @@ def blas_info(torch):
     return {"blas_info": m.group(1) if m else "?", "loaded": sorted(libs), "config": cfg}
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def add_common_args(ap, iters, cap):
+    """The problem's shapes, threads and the timing plan (shared with bench/architectures)."""
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--cells", default="lstm,gru")
     ap.add_argument("--B", type=int, default=32)
     ap.add_argument("--T", type=int, default=35)
     ap.add_argument("--V", type=int, default=128)
     ap.add_argument("--E", type=int, default=128)
     ap.add_argument("--H", type=int, default=256)
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--iters", type=int, default=20)
-    ap.add_argument("--cap", type=float, default=20.0, help="seconds of timed steps per config")
+    ap.add_argument("--iters", type=int, default=iters)
+    ap.add_argument("--cap", type=float, default=cap, help="seconds of timed steps per config")
+
+
+def time_steps(step, a):
+    """Step 0 (its loss returned), warm-up, then the median of up to a.iters timed steps within a.cap seconds."""
+    loss0 = step()
+    for _ in range(max(0, a.warmup - 1)):
+        step()
+    times = []
+    cpu0 = time.process_time()
+    started = time.perf_counter()
+    while len(times) < a.iters and (not times or time.perf_counter() - started < a.cap):
+        t0 = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t0) * 1000)
+    return {
+        "ms": statistics.median(times),
+        "n": len(times),
+        "loss0": loss0,
+        "ln_V": math.log(a.V),
+        "cpu_per_wall": (time.process_time() - cpu0) / (time.perf_counter() - started),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cells", default="lstm,gru")
+    add_common_args(ap, iters=20, cap=20.0)
     a = ap.parse_args()
 
     import torch
@@ -76,25 +102,7 @@ def main():
             state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
             return loss.item()
 
-        loss0 = step()
-        for _ in range(max(0, a.warmup - 1)):
-            step()
-        times = []
-        cpu0 = time.process_time()
-        started = time.perf_counter()
-        while len(times) < a.iters and (not times or time.perf_counter() - started < a.cap):
-            t0 = time.perf_counter()
-            step()
-            times.append((time.perf_counter() - t0) * 1000)
-        cpu_per_wall = (time.process_time() - cpu0) / (time.perf_counter() - started)
-        out["results"][cell] = {
-            "ms": statistics.median(times),
-            "n": len(times),
-            "loss0": loss0,
-            "ln_V": math.log(a.V),
-            "cpu_per_wall": cpu_per_wall,
-            "load": os.getloadavg()[0],
-        }
+        out["results"][cell] = {**time_steps(step, a), "load": os.getloadavg()[0]}
 
     out["blas"] = blas_info(torch)
     print(json.dumps(out))
