@@ -62,7 +62,7 @@ describe('window compute and the event loop', () => {
   });
 
   it('inline, a window blocks the event loop for its whole compute time; on the compute thread the loop stays free, with the same bytes', async () => {
-    const request = { firstStream: 0, streams: 16, start: 0, version: 0, state: session.net.zeroState(16) };
+    const request = { firstStream: 0, streams: 16, start: 0, version: 0, params: session.params, state: session.net.zeroState(16) };
     await thread.compute(session, request); // start the thread, build its network (not timed)
     const inline = await timed(() => new InlineWindowCompute().compute(session, request));
     const threaded = await timed(() => thread.compute(session, request));

@@ -34,7 +34,7 @@
  * The closing barrier (after the last commit) is a 'reduce' with `barrier` set: members
  * check they applied every commit, rank 0 writes the final checkpoint, all report.
  */
-import { acceptedDigest, type ControlBus, type ControlMessage, type ExperimentStore, type HiddenStateStore, type WindowJob, type WindowQueue, type WindowResult } from '@unroll/cluster';
+import { acceptedDigest, traceEvent, type ControlBus, type ControlMessage, type ExperimentStore, type HiddenStateStore, type WindowJob, type WindowQueue, type WindowResult } from '@unroll/cluster';
 import { announcement } from './cluster-channel';
 import { CoordinatorError, MemberLostError, type MembershipWatcher } from './membership-watcher';
 import type { Report, ReportCollector } from './report-collector';
@@ -185,6 +185,7 @@ export class StepDriver {
     this.ahead = undefined;
     const enqueuedAt = ahead ? Math.max(ahead.enqueuedAt, this.lastCommit?.at ?? 0) : Date.now();
     const t0 = ahead ? Math.max(ahead.t0, this.lastCommit?.t ?? 0) : performance.now();
+    if (!ahead) traceEvent('enqueue', { g: generation, s: step, ahead: false });
     const results = await this.guarded(ctx, `the window jobs of step ${step}`, ahead?.results ?? this.deps.windows.runStep(jobs, { timeoutMs: this.jobsTimeoutMs }));
     let count = 0;
     let lossSum = 0;
@@ -193,6 +194,7 @@ export class StepDriver {
       lossSum += r.lossSum;
     }
     const t1 = performance.now();
+    traceEvent('jobs.done', { g: generation, s: step });
     const accepted = results.map((r, i) => ({ firstStream: jobs[i].firstStream, worker: r.worker }));
     let reports: Report[];
     try {
@@ -207,14 +209,17 @@ export class StepDriver {
       throw e;
     }
     const t2 = performance.now();
+    traceEvent('reports.in', { g: generation, s: step });
     try {
       await this.deps.experiments.commit(experiment, generation, step);
     } catch (e) {
       this.withdrawAhead();
       throw e;
     }
+    traceEvent('cas', { g: generation, s: step });
     await this.deps.bus.publish({ type: 'commit', experiment, generation, step });
     const committedAt = performance.now();
+    traceEvent('commit.pub', { g: generation, s: step });
     this.lastCommit = { t: committedAt, at: Date.now() };
     const wallSeconds = (committedAt - t0) / 1000;
     await this.deps.states.deleteBefore(experiment, step + 1);
@@ -242,6 +247,7 @@ export class StepDriver {
 
   private enqueueAhead(ctx: StepContext, microBatches: ReadonlyArray<readonly [number, number]>): AheadStep {
     const controller = new AbortController();
+    traceEvent('enqueue', { g: ctx.generation, s: ctx.step, ahead: true });
     const results = this.deps.windows.runStep(jobsOf(ctx, microBatches), { timeoutMs: this.jobsTimeoutMs, signal: controller.signal });
     results.catch(() => undefined); // seen by the runStep that takes it, or withdrawn
     return { generation: ctx.generation, step: ctx.step, results, controller, enqueuedAt: Date.now(), t0: performance.now() };

@@ -9,6 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { buildNetwork, experimentKernel, kernelSelectionFromEnv, loadExperimentData, windowGradients, type ExperimentData } from '@unroll/bptt';
 import { Rng, selectBackend, tf, type BackendName, type RecurrentNetwork } from '@unroll/models';
 import { parseSpec, type ExperimentSpec } from '@unroll/spec';
+import { traceAs, traceEvent } from '@unroll/cluster';
 import type { ThreadReply, ThreadRequest } from './window-compute';
 
 interface Held {
@@ -39,6 +40,7 @@ function held(r: ThreadRequest): Held {
 }
 
 function compute(r: ThreadRequest): ThreadReply & { ok: true } {
+  traceEvent('th.recv', { s: r.version, first: r.firstStream, params: r.params !== undefined });
   const h = held(r);
   if (r.params) {
     for (const [name, values] of r.params) {
@@ -49,19 +51,23 @@ function compute(r: ThreadRequest): ThreadReply & { ok: true } {
       t.dispose();
     }
     h.version = r.version;
+    traceEvent('th.params', { s: r.version, first: r.firstStream });
   }
   if (h.version !== r.version) throw new Error(`the thread's parameters of ${r.experiment} are at version ${h.version}, the window needs ${r.version}`);
   const out = windowGradients(h.net, h.data.train.window(r.firstStream, r.streams, r.start, r.k2), r.state, { loss: h.spec.spec.loss, scoredFrom: r.scoredFrom, carryAt: r.carryAt });
   // The gradient arrays are the window's own; the carried state may view a kernel buffer: copied (B × H, small) before transfer.
   const carry = out.carry.map((l) => ({ h: Float32Array.from(l.h), c: l.c ? Float32Array.from(l.c) : undefined }));
+  traceEvent('th.done', { s: r.version, first: r.firstStream });
   return { seq: r.seq, ok: true, lossSum: out.lossSum, count: out.count, grads: [...out.grads], carry };
 }
 
 async function main(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('compute-thread.ts runs as a worker thread');
+  const data = workerData as { backend: BackendName; traceAs?: string };
+  if (data.traceAs) traceAs(data.traceAs);
   try {
-    await selectBackend((workerData as { backend: BackendName }).backend);
+    await selectBackend(data.backend);
   } catch (e) {
     port.postMessage({ ready: false, error: e instanceof Error ? e.message : String(e) });
     return;

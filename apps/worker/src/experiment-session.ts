@@ -54,6 +54,17 @@ export class VersionTimeoutError extends SessionError {}
 /** The coordinator accepted a job's result from this worker, but this worker holds no gradient for it (it was dropped). */
 export class MissingContributionError extends SessionError {}
 
+/** How a wait for a version behaves (ExperimentSession.awaitVersion, awaitParams). */
+export interface VersionWait {
+  timeoutMs: number;
+  /** How often `heal` runs while waiting. */
+  pollMs: number;
+  /** May apply a commit whose message was lost (the commit is durable in the experiment record). */
+  heal: () => Promise<void>;
+  /** A reason to give up (a newer generation), checked on every wake-up. */
+  cancelled?: () => string | undefined;
+}
+
 /** What prepareStaging copies ahead of a staging at `version`. */
 export interface PreparedStaging {
   version: number;
@@ -74,13 +85,13 @@ export class ExperimentSession {
   private readonly contributions = new Map<string, Map<number, NamedArrays>>();
   private stagedUpdate: StagedUpdate | undefined;
   /**
-   * Whether a commit leaves the network's variables behind until syncNet (set by a
+   * Whether a commit leaves the network's variables behind until loadNet (set by a
    * worker whose windows run on the compute thread, which holds its own network):
    * saves copying every parameter into tfjs on the event loop at each commit.
    */
   lazyNet = false;
-  /** The network's variables lag behind `params` (a commit since the last syncNet). */
-  private netStale = false;
+  /** The parameters the network's variables hold (loadNet); `params` at version 0. */
+  private netParams: NamedArrays | undefined;
   /** Copies taken ahead of the next staging (prepareStaging), for the version they were taken at. */
   private prepared: PreparedStaging | undefined;
   private waiters: Array<() => void> = [];
@@ -108,6 +119,7 @@ export class ExperimentSession {
     this.schedule = new TbpttSchedule(tbpttConfig(spec), data.train.positions);
     this.rngState = rng.state();
     this.params = net.snapshot();
+    this.netParams = this.params;
   }
 
   /** Parses the spec, loads the data under `dataRoot` and builds network and optimizer at version 0. The compute backend must be selected already. */
@@ -293,6 +305,8 @@ export class ExperimentSession {
     if (update.step !== this.version) throw new SessionError(`cannot stage step ${update.step}: parameters are at version ${this.version}`);
     if (this.stagedUpdate) this.rollback();
     this.stagedUpdate = update;
+    // A job waiting for version `step + 1` may start on the staged parameters now (awaitParams).
+    this.wake();
   }
 
   /** Swaps the staged parameters in: version step → step + 1. */
@@ -303,11 +317,8 @@ export class ExperimentSession {
     }
     this.stagedUpdate = undefined;
     this.params = s.params;
-    // With the compute thread the network's variables are never computed with here: they follow lazily (syncNet).
-    if (!s.skipped && !s.unscored) {
-      if (this.lazyNet) this.netStale = true;
-      else this.writeParams();
-    }
+    // With the compute thread the network's variables are never computed with here: they follow lazily (loadNet).
+    if (!this.lazyNet) this.loadNet(this.params);
     if (s.skipped) this.counters.skipped++;
     if (s.clipped) this.counters.clipped++;
     this.version = step + 1;
@@ -338,9 +349,32 @@ export class ExperimentSession {
    * `pollMs` while waiting: it may apply a commit whose message was lost (the
    * commit itself is durable in the experiment record).
    */
-  async awaitVersion(step: number, opts: { timeoutMs: number; pollMs: number; heal: () => Promise<void>; cancelled?: () => string | undefined }): Promise<void> {
+  async awaitVersion(step: number, opts: VersionWait): Promise<void> {
+    await this.waitUntil(step, opts, () => this.version >= step);
+    if (this.version > step) throw new StaleStepError(`experiment ${this.id}: step ${step} is already committed (parameters at version ${this.version})`);
+  }
+
+  /**
+   * The parameters of version `step` as soon as they exist: the committed ones at
+   * version `step`, or — with `speculate` — the update of step `step − 1` staged
+   * here in `generation` while it waits for its commit (speculative: a window may be
+   * computed with them, but nothing of it may leave the worker before the commit of
+   * step − 1 is applied and `params` is that very map; see window-executor.ts).
+   */
+  async awaitParams(step: number, generation: number, opts: VersionWait & { speculate: boolean }): Promise<{ params: NamedArrays; speculative: boolean }> {
+    const staged = (): StagedUpdate | undefined => {
+      const u = this.stagedUpdate;
+      return opts.speculate && this.version === step - 1 && u !== undefined && u.step === step - 1 && u.generation === generation ? u : undefined;
+    };
+    await this.waitUntil(step, opts, () => this.version >= step || staged() !== undefined);
+    if (this.version > step) throw new StaleStepError(`experiment ${this.id}: step ${step} is already committed (parameters at version ${this.version})`);
+    const u = this.version === step ? undefined : staged();
+    return u ? { params: u.params, speculative: true } : { params: this.params, speculative: false };
+  }
+
+  private async waitUntil(step: number, opts: VersionWait, done: () => boolean): Promise<void> {
     const deadline = Date.now() + opts.timeoutMs;
-    while (this.version < step) {
+    while (!done()) {
       const reason = opts.cancelled?.();
       if (reason !== undefined) throw new StaleStepError(`experiment ${this.id}: step ${step} will not be reached in this wait: ${reason}`);
       if (Date.now() >= deadline) throw new VersionTimeoutError(`experiment ${this.id}: parameters are at version ${this.version}, step ${step} needs version ${step}; no commit arrived within ${opts.timeoutMs} ms`);
@@ -351,9 +385,8 @@ export class ExperimentSession {
           resolve();
         });
       });
-      if (this.version < step) await opts.heal();
+      if (!done()) await opts.heal();
     }
-    if (this.version > step) throw new StaleStepError(`experiment ${this.id}: step ${step} is already committed (parameters at version ${this.version})`);
   }
 
   /** Wakes every awaitVersion wait to check its condition again (a new generation may have cancelled it). */
@@ -372,20 +405,20 @@ export class ExperimentSession {
     this.stagedUpdate = undefined;
   }
 
-  /** Brings the network's variables to the committed parameters (before computing with `net` on this thread). */
-  syncNet(): void {
-    if (!this.netStale) return;
-    this.writeParams();
-    this.netStale = false;
-  }
-
-  /** Copies the committed parameters into the network's variables (as Trainer.writeParams, without leaking the temporaries). */
-  private writeParams(): void {
+  /**
+   * Brings the network's variables to `params` — the committed parameters, or a
+   * staged update's (a speculative window, awaitParams) — before computing with
+   * `net` on this thread; nothing is copied when they hold these already.
+   */
+  loadNet(params: NamedArrays = this.params): void {
+    if (this.netParams === params) return;
+    // As Trainer.writeParams, without leaking the temporaries.
     for (const spec of this.net.specs) {
-      const t = tf.tensor(this.params.get(spec.name) as Float32Array, spec.shape);
+      const t = tf.tensor(params.get(spec.name) as Float32Array, spec.shape);
       this.net.param(spec.name).assign(t);
       t.dispose();
     }
+    this.netParams = params;
   }
 
   /** Zero gradients in the network's parameter order — the order every sum and norm over them runs in, on every member. */

@@ -121,10 +121,84 @@ describe('StepParticipant and the window executor', () => {
     await m.participant.receive(msg({ type: 'commit', experiment: EXP, generation: 1, step: 0 }));
     expect(m.session.version).toBe(1);
     expect(same(m.session.params, before)).toBe(false);
-    // The network's variables follow the committed parameters lazily, before the next inline window (ExperimentSession.syncNet).
-    m.session.syncNet();
+    // The network's variables follow the committed parameters lazily, before the next inline window (ExperimentSession.loadNet).
+    m.session.loadNet();
     expect(same(m.session.net.snapshot(), m.session.params)).toBe(true);
     expect(m.participant.phase).toBe(MemberPhase.Ready);
+  });
+
+  /** A job run as the worker process runs it: it may start on this member's staged update before the commit (speculation). */
+  function runSpeculative(m: { id: string; session: ExperimentSession; participant: StepParticipant }, j: WindowJob) {
+    return executeWindow(
+      {
+        workerId: m.id,
+        experiments,
+        states,
+        session: async () => m.session,
+        awaitVersion: (_s, step, generation) => m.participant.awaitVersion(step, generation),
+        awaitParams: (_s, step, generation) => m.participant.awaitParams(step, generation),
+      },
+      j,
+    );
+  }
+
+  /** Runs both jobs of step 0 on `m` and reduces them; `only` limits the accepted jobs (another update). */
+  async function stageStep0(m: { id: string; session: ExperimentSession; participant: StepParticipant }, only?: number) {
+    const r0 = await run(m, job(0, 0));
+    const r1 = await run(m, job(0, 2));
+    const accepted = [{ firstStream: 0, worker: 'w0', r: r0 }, { firstStream: 2, worker: 'w0', r: r1 }].filter((a) => only === undefined || a.firstStream === only);
+    const count = accepted.reduce((n, a) => n + a.r.count, 0);
+    await m.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count, lossSum: 0, jobs: accepted.map(({ firstStream, worker }) => ({ firstStream, worker })) }));
+    return m.session.staged?.params as Map<string, Float32Array>;
+  }
+
+  /** The contribution, loss and stored state a finished job of step 1 left (taken: the job may run again). */
+  async function outcomeOfStep1(m: { session: ExperimentSession }, r: { lossSum: number; count: number }) {
+    const { grads } = m.session.takeContribution(1, 1, [{ firstStream: 0, worker: 'w0' }], 'w0');
+    const state = (await states.get(EXP, 0, 2, 2)) as Float32Array[];
+    return { grads: copy(grads), lossSum: r.lossSum, count: r.count, state: state.map((a) => Float32Array.from(a)) };
+  }
+
+  it('speculation: a job of step s + 1 computes on the staged update before the commit, holds its result, state and gradient until the commit, and gives the bytes of a run after it', async () => {
+    const [m] = await members(1);
+    const staged = await stageStep0(m);
+    let done = false;
+    const speculative = runSpeculative(m, job(1, 0)).finally(() => (done = true));
+    await settle();
+    // It computed (the network holds the staged parameters) but nothing left the job: no result, no state of window 2, no gradient held.
+    expect(same(m.session.net.snapshot(), staged)).toBe(true);
+    expect(m.session.version).toBe(0);
+    expect(done).toBe(false);
+    expect(await states.get(EXP, 0, 2, 2)).toBeUndefined();
+    expect(m.session.heldJobs(1, 1)).toEqual([]);
+
+    await m.participant.receive(msg({ type: 'commit', experiment: EXP, generation: 1, step: 0 }));
+    const first = await outcomeOfStep1(m, await speculative);
+    expect(m.session.params).toBe(staged);
+    // The same job after the commit, not speculating: the same bytes.
+    const again = await outcomeOfStep1(m, await run(m, job(1, 0)));
+    expect(again.lossSum).toBe(first.lossSum);
+    expect(again.count).toBe(first.count);
+    expect(same(again.grads, first.grads)).toBe(true);
+    expect(again.state.every((a, i) => Buffer.from(a.buffer).equals(Buffer.from(first.state[i].buffer)))).toBe(true);
+  });
+
+  it('speculation: when the staged update is aborted and another one committed, the job is computed again on the committed parameters', async () => {
+    const [m] = await members(1);
+    const staged = copy(await stageStep0(m));
+    const speculative = runSpeculative(m, job(1, 0));
+    await settle();
+    expect(same(m.session.net.snapshot(), staged)).toBe(true); // computed on the first update
+    await m.participant.receive(msg({ type: 'abort', experiment: EXP, generation: 1, step: 0, reason: 'test' }));
+    // Step 0 redone with one job accepted: another update.
+    const other = copy(await stageStep0(m, 0));
+    expect(same(other, staged)).toBe(false);
+    await m.participant.receive(msg({ type: 'commit', experiment: EXP, generation: 1, step: 0 }));
+    const result = await outcomeOfStep1(m, await speculative);
+    expect(same(m.session.net.snapshot(), other)).toBe(true);
+    const reference = await outcomeOfStep1(m, await run(m, job(1, 0)));
+    expect(result.lossSum).toBe(reference.lossSum);
+    expect(same(result.grads, reference.grads)).toBe(true);
   });
 
   it('an abort drops the staged update and restores the optimizer; the step can be reduced again', async () => {

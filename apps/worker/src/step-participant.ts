@@ -59,8 +59,9 @@
  *
  * The state machine of a worker in an experiment — {@link MemberPhase}.
  */
+import type { NamedArrays } from '@unroll/bptt';
 import { PeerDeadlineError, type Collective } from '@unroll/collective';
-import { acceptedDigest, type AcceptedJob, type CompletedWindow, type ControlBus, type ControlMessage, type ExperimentStore, type WindowResult } from '@unroll/cluster';
+import { acceptedDigest, traceEvent, type AcceptedJob, type CompletedWindow, type ControlBus, type ControlMessage, type ExperimentStore, type WindowResult } from '@unroll/cluster';
 import { checkpointDue, type CheckpointWriter } from './checkpoint-writer';
 import { MissingContributionError, type ExperimentSession } from './experiment-session';
 import { reductionBuffers } from './reduction-layout';
@@ -156,6 +157,7 @@ export class StepParticipant {
       this.completed.set(key, (seen = new Map()));
     }
     seen.set(done.firstStream, done.result);
+    traceEvent('job.seen', { g: done.generation, s: done.step, first: done.firstStream });
     const batches = this.session.schedule.microBatches();
     if (seen.size !== batches.length || !batches.every(([first]) => seen.has(first))) return;
     this.completed.delete(key);
@@ -171,6 +173,17 @@ export class StepParticipant {
     const m: ControlMessage = { type: 'reduce', experiment: this.session.id, generation: done.generation, step: done.step, count, lossSum, jobs };
     const run = this.chain.then(() => this.handle(m, true));
     this.chain = run.catch((e: unknown) => this.log(`error handling the reduce of ${key} started from the queue's events: ${e instanceof Error ? e.message : String(e)}`));
+  }
+
+  /**
+   * Waits for the parameters of version `step` of `generation`: the committed ones,
+   * or this worker's staged update of step − 1 while its commit travels — see
+   * ExperimentSession.awaitParams and window-executor.ts for how a window computed
+   * on them is held back until that commit.
+   */
+  awaitParams(step: number, generation: number): Promise<{ params: NamedArrays; speculative: boolean }> {
+    const cancelled = (): string | undefined => (this.generation > generation ? `generation ${this.generation} replaced generation ${generation}` : undefined);
+    return this.session.awaitParams(step, generation, { timeoutMs: this.ctx.versionTimeoutMs ?? 60_000, pollMs: this.ctx.pollMs ?? 250, heal: () => this.healCommit(), cancelled, speculate: true });
   }
 
   /** Adopts the generation of the experiment record (on joining, or when a message names a generation not yet seen). */
@@ -241,6 +254,7 @@ export class StepParticipant {
       return this.ctx.bus.publish(previous);
     }
     if (startedHere) this.startedHere.add(key);
+    traceEvent('reduce.start', { g: generation, s: step, here: startedHere });
     this.completed.delete(`${generation}:${step}`);
     const digest = barrier ? undefined : acceptedDigest(accepted);
     this.phase = MemberPhase.Reducing;
@@ -269,8 +283,10 @@ export class StepParticipant {
         const { grads, missing } = s.takeContribution(generation, step, accepted, this.ctx.workerId);
         const reduction = reductionBuffers(s.parameterOrder, grads);
         const t0 = performance.now();
+        traceEvent('ar.start', { g: generation, s: step });
         await this.collective.allReduceSum({ experiment: s.id, generation, step }, reduction.buffers);
         const t1 = performance.now();
+        traceEvent('ar.end', { g: generation, s: step });
         reduction.verify(this.collective.size);
         // The hidden states this worker's jobs of the step wrote are stored before it reports (window-executor.ts).
         await s.flushWrites(generation, step);
@@ -288,6 +304,7 @@ export class StepParticipant {
         const timings = { reduceSeconds: (t1 - t0) / 1000, applySeconds: (performance.now() - t1) / 1000 };
         report = this.report(generation, step, { ok: true, gradNorm: begun.gradNorm, skipped: begun.skipped, ...timings, jobs: digest });
         this.reports.set(key, report);
+        traceEvent('report', { g: generation, s: step });
         const sent = this.ctx.bus.publish(report);
         try {
           // Cannot fail for a layout that passed verify(); if it ever did, this member
@@ -300,6 +317,7 @@ export class StepParticipant {
           this.log(`staging step ${step} after its report failed: ${e instanceof Error ? e.message : String(e)}`);
         }
         this.lastStageSeconds = (performance.now() - t1) / 1000;
+        traceEvent('staged', { g: generation, s: step });
         await sent;
         return;
       }
@@ -316,9 +334,11 @@ export class StepParticipant {
 
   private async commit(generation: number, step: number): Promise<void> {
     const staged = this.session.staged;
+    traceEvent('commit.recv', { g: generation, s: step });
     if (staged && staged.generation === generation && staged.step === step) {
       this.session.commit(generation, step);
       this.phase = MemberPhase.Ready;
+      traceEvent('commit.applied', { g: generation, s: step });
     } else if (this.session.version > step) {
       return; // a resent commit, already applied
     } else if (this.rank >= 0) {

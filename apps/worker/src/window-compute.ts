@@ -12,8 +12,9 @@
  *                        thread (compute-thread.ts), one request at a time:
  *                          1. main → thread: the window (experiment id and spec,
  *                             streams, start, k2, k1, the input state) and — only
- *                             when the thread's copy is at another version — the
- *                             committed parameters of the job's version s;
+ *                             when the thread's copy holds other ones — the
+ *                             parameters of the job's version s (committed, or
+ *                             staged for their commit: a speculative window);
  *                          2. the thread builds the experiment on first use (same
  *                             seed, same data), loads the parameters into its
  *                             network, runs windowGradients;
@@ -21,7 +22,7 @@
  *                             network's parameter order and the carried state, as
  *                             transferred buffers (no copy).
  *                        Same backend, same parameters, same ops: the same bytes as
- *                        inline (tested). Parameters change only at commit, so they
+ *                        inline (tested). Parameters change once per step, so they
  *                        cross once per step; a thread that dies fails the jobs in
  *                        flight (the queue retries them) and is restarted.
  */
@@ -37,8 +38,13 @@ export interface WindowRequest {
   streams: number;
   /** Position of the window's first step in every stream. */
   start: number;
-  /** The committed version the job computes with (= its step). */
+  /** The version the job computes with (= its step). */
   version: number;
+  /**
+   * The parameters of that version: the committed ones, or the staged update that
+   * will become them at its commit (a speculative window, window-executor.ts).
+   */
+  params: NamedArrays;
   state: NetworkState;
 }
 
@@ -64,9 +70,8 @@ function windowOptions(session: ExperimentSession): { k2: number; scoredFrom: nu
 
 export class InlineWindowCompute implements WindowCompute {
   async compute(session: ExperimentSession, r: WindowRequest): Promise<WindowOutput> {
-    if (session.version !== r.version) throw new Error(`experiment ${session.id}: parameters are at version ${session.version}, the window needs ${r.version}`);
     const { k2, scoredFrom, carryAt } = windowOptions(session);
-    session.syncNet();
+    session.loadNet(r.params);
     const out = windowGradients(session.net, session.data.train.window(r.firstStream, r.streams, r.start, k2), r.state, { loss: session.spec.spec.loss, scoredFrom, carryAt });
     return { lossSum: out.lossSum, count: out.count, grads: out.grads, carry: out.carry };
   }
@@ -88,7 +93,7 @@ export interface ThreadRequest {
   specYaml: string;
   dataRoot: string;
   version: number;
-  /** The committed parameters, in the network's order, when the thread's copy is at another version. */
+  /** The parameters of `version`, in the network's order, when the thread's copy holds other ones. */
   params?: Array<[string, Float32Array]>;
   firstStream: number;
   streams: number;
@@ -116,6 +121,8 @@ export interface ThreadWindowComputeOptions {
   backend: string;
   /** Root the specs' data paths are resolved under. */
   dataRoot: string;
+  /** The thread's name in a step trace (step-trace.ts in @unroll/cluster). */
+  traceAs?: string;
 }
 
 export class ThreadWindowCompute implements WindowCompute {
@@ -123,8 +130,8 @@ export class ThreadWindowCompute implements WindowCompute {
   private ready: Promise<void> | undefined;
   private seq = 0;
   private readonly pending = new Map<number, { resolve(r: ThreadReply): void; reject(e: Error): void }>();
-  /** The version of each experiment's parameters in the thread. */
-  private readonly versions = new Map<string, number>();
+  /** The parameters each experiment's network in the thread holds (by identity: a staged update's map, then the same map committed). */
+  private readonly loaded = new Map<string, NamedArrays>();
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: ThreadWindowComputeOptions) {}
@@ -137,7 +144,7 @@ export class ThreadWindowCompute implements WindowCompute {
   }
 
   release(experiment: string): void {
-    this.versions.delete(experiment);
+    this.loaded.delete(experiment);
     this.thread?.postMessage({ kind: 'release', experiment });
   }
 
@@ -149,10 +156,9 @@ export class ThreadWindowCompute implements WindowCompute {
   }
 
   private async send(session: ExperimentSession, r: WindowRequest): Promise<WindowOutput> {
-    if (session.version !== r.version) throw new Error(`experiment ${session.id}: parameters are at version ${session.version}, the window needs ${r.version}`);
     const thread = await this.start();
     const seq = ++this.seq;
-    const sendParams = this.versions.get(session.id) !== r.version;
+    const sendParams = this.loaded.get(session.id) !== r.params;
     const request: ThreadRequest = {
       seq,
       kind: 'window',
@@ -160,7 +166,7 @@ export class ThreadWindowCompute implements WindowCompute {
       specYaml: session.specYaml,
       dataRoot: this.options.dataRoot,
       version: r.version,
-      params: sendParams ? session.parameterOrder.map((name) => [name, session.params.get(name) as Float32Array]) : undefined,
+      params: sendParams ? session.parameterOrder.map((name) => [name, r.params.get(name) as Float32Array]) : undefined,
       firstStream: r.firstStream,
       streams: r.streams,
       start: r.start,
@@ -170,17 +176,17 @@ export class ThreadWindowCompute implements WindowCompute {
     thread.ref(); // a window in flight keeps the process alive; an idle thread does not
     const reply = await new Promise<ThreadReply>((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
-      // Committed parameters live on SharedArrayBuffers (staged-update.ts stagingCopy): shared, not
-      // copied — except version 0's, which the network made; the state is copied (small).
+      // Committed and staged parameters live on SharedArrayBuffers (staged-update.ts stagingCopy), never
+      // written once staged: shared, not copied — except version 0's, which the network made; the state is copied (small).
       thread.postMessage(request);
     }).finally(() => {
       if (this.pending.size === 0) thread.unref();
     });
     if (!reply.ok) {
-      this.versions.delete(session.id);
+      this.loaded.delete(session.id);
       throw new ComputeThreadError(`compute thread: ${reply.error}`);
     }
-    this.versions.set(session.id, r.version);
+    this.loaded.set(session.id, r.params);
     return { lossSum: reply.lossSum, count: reply.count, grads: new Map(reply.grads), carry: reply.carry };
   }
 
@@ -189,9 +195,9 @@ export class ThreadWindowCompute implements WindowCompute {
       const t = this.thread;
       return this.ready.then(() => t);
     }
-    const thread = new Worker(path.join(__dirname, 'compute-thread-entry.js'), { workerData: { backend: this.options.backend } });
+    const thread = new Worker(path.join(__dirname, 'compute-thread-entry.js'), { workerData: { backend: this.options.backend, traceAs: this.options.traceAs } });
     this.thread = thread;
-    this.versions.clear();
+    this.loaded.clear();
     this.ready = new Promise<void>((resolve, reject) => {
       thread.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new ComputeThreadError(`compute thread did not start: ${m.error ?? 'unknown'}`))));
       thread.once('error', reject);

@@ -2,7 +2,7 @@
  * The worker process: `unroll-worker [--redis URL] [--prefix P] [--data-root DIR]
  * [--checkpoint-dir DIR] [--backend NAME] [--ring-host HOST] [--ring-port N]
  * [--id ID] [--heartbeat-ttl-ms N] [--compute thread|inline] [--throttle-ms N]
- * [--kernel auto|native|tfjs] [--threads N]`.
+ * [--kernel auto|native|tfjs] [--threads N] [--speculate on|off]`.
  *
  *   --ring-port N    port of the ring server (default 0: any free port; the bound
  *                    address is what the worker registers). A fixed port lets a
@@ -26,6 +26,12 @@
  *   --throttle-ms N  diagnostic: sleep N ms after computing each window (default 0),
  *                    to emulate a slow device — e.g. to watch dynamic pulling give
  *                    it fewer windows. Counted in the job's computeSeconds.
+ *   --speculate on|off  whether a window of step s + 1 starts on this worker's
+ *                    staged update of step s before the coordinator's commit
+ *                    arrives (default on: the commit's round trip overlaps the
+ *                    window; the window's result, state and gradient are held until
+ *                    that commit, and it is recomputed if another update was
+ *                    committed — window-executor.ts)
  *
  *   1. select the compute backend (--backend, default auto) — it is what the worker
  *      advertises, and it computes every experiment's windows;
@@ -54,6 +60,7 @@ import {
   RedisHiddenStateStore,
   RedisMembershipStore,
   passiveOpenMp,
+  traceAs,
   workerThreads,
   type WorkerThreads,
 } from '@unroll/cluster';
@@ -82,6 +89,7 @@ export async function main(argv: string[]): Promise<number> {
       compute: { type: 'string' },
       kernel: { type: 'string' },
       threads: { type: 'string' },
+      speculate: { type: 'string' },
     },
   });
   const say = (line: string): void => void process.stderr.write(`unroll-worker: ${line}\n`);
@@ -103,6 +111,11 @@ export async function main(argv: string[]): Promise<number> {
   const compute = values.compute ?? 'thread';
   if (compute !== 'thread' && compute !== 'inline') {
     say(`--compute expects thread or inline, got ${JSON.stringify(values.compute)}`);
+    return 2;
+  }
+  const speculate = values.speculate ?? 'on';
+  if (speculate !== 'on' && speculate !== 'off') {
+    say(`--speculate expects on or off (start a window on the staged update before its commit arrives), got ${JSON.stringify(values.speculate)}`);
     return 2;
   }
   if (values.kernel !== undefined) {
@@ -147,6 +160,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const server = await RingServer.bind(`${values['ring-host'] ?? '127.0.0.1'}:${ringPort}`);
   const id = values.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  traceAs(id);
   const membership = new RedisMembershipStore(redis, { prefix });
   const bus = new RedisControlBus(redis, { prefix });
   const windows = new BullWindowQueue(redis, { prefix });
@@ -160,6 +174,7 @@ export async function main(argv: string[]): Promise<number> {
       heartbeatTtlMs: values['heartbeat-ttl-ms'] !== undefined ? Number(values['heartbeat-ttl-ms']) : undefined,
       throttleMs,
       compute,
+      speculate: speculate === 'on',
       log: say,
     },
   );

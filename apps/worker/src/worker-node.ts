@@ -85,6 +85,15 @@ export interface WorkerNodeOptions {
    * @defaultValue 'inline' here (in-process tests share one tfjs); the worker process defaults to 'thread'
    */
   compute?: 'inline' | 'thread';
+  /**
+   * Whether a window job of step s + 1 may start computing on this worker's staged
+   * update of step s before its commit arrives (the commit's round trip — report,
+   * compare-and-set, 'commit' — then overlaps the window instead of delaying it).
+   * Nothing of such a window leaves the worker before that commit is applied, and it
+   * is computed again if another update was committed (window-executor.ts).
+   * @defaultValue true
+   */
+  speculate?: boolean;
   log?: (line: string) => void;
 }
 
@@ -111,7 +120,7 @@ export class WorkerNode {
     private readonly options: WorkerNodeOptions,
   ) {
     this.checkpoints = new CheckpointWriter(options.checkpointDir, deps.states);
-    this.compute = options.compute === 'thread' ? new ThreadWindowCompute({ backend: options.info.backend, dataRoot: options.dataRoot }) : new InlineWindowCompute();
+    this.compute = options.compute === 'thread' ? new ThreadWindowCompute({ backend: options.info.backend, dataRoot: options.dataRoot, traceAs: `${options.info.id}-compute` }) : new InlineWindowCompute();
   }
 
   get id(): string {
@@ -170,6 +179,7 @@ export class WorkerNode {
         states: this.deps.states,
         session: async (id) => (await this.experiment(id)).session,
         awaitVersion: async (session, step, generation) => (await this.experiment(session.id)).participant.awaitVersion(step, generation),
+        awaitParams: this.options.speculate === false ? undefined : async (session, step, generation) => (await this.experiment(session.id)).participant.awaitParams(step, generation),
         throttleMs: this.options.throttleMs,
         compute: this.compute,
       },

@@ -11,6 +11,7 @@
  *   BullWindowQueue                 queues P-steps (flow parents) and P-windows (window jobs)
  *   BullExperimentQueue             queue P-experiments
  *   workerThreads / workerShare     a worker's BLAS threads (its share of the host's cores; cgroup CPU limit)
+ *   traceEvent                      timestamps of a step's events when UNROLL_TRACE_DIR is set (bench/cluster/step-trace.ts)
  *
  * P is the root prefix (default 'unroll'); every key, BullMQ's included, starts with `P:`.
  */
@@ -30,3 +31,4 @@ export * from './bull-connection';
 export * from './bull-window-queue';
 export * from './bull-experiment-queue';
 export * from './worker-threads';
+export * from './step-trace';
