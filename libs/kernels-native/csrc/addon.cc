@@ -327,20 +327,31 @@ napi_value linear_xent(napi_env env, napi_callback_info info) {
 }
 
 /* adam(p, g, m, v, lr, beta1, beta2, eps, weightDecay, step) */
-napi_value adam(napi_env env, napi_callback_info info) {
-  const char *fn = "adam";
-  const auto a = args(env, info, 10, fn);
+// Adam's p, g, m, v (arguments 0–3): Float32Arrays of p's length.
+struct AdamArrays {
+  size_t n;
+  float *p;
+  const float *g;
+  float *m;
+  float *v;
+};
+
+AdamArrays adam_arrays(napi_env env, const std::vector<napi_value> &a, const char *fn) {
   bool is_ta = false;
   napi_typedarray_type type = napi_int8_array;
   size_t n = 0;
   void *data = nullptr;
   check(env, napi_is_typedarray(env, a[0], &is_ta));
   if (is_ta) check(env, napi_get_typedarray_info(env, a[0], &type, &n, &data, nullptr, nullptr));
-  if (!is_ta || type != napi_float32_array) throw_type(env, "adam: p must be a Float32Array");
-  float *p = static_cast<float *>(data);
-  const float *g = array_arg<float>(env, a[1], fn, "g (as p)", n);
-  float *m = array_arg<float>(env, a[2], fn, "m (as p)", n);
-  float *v = array_arg<float>(env, a[3], fn, "v (as p)", n);
+  if (!is_ta || type != napi_float32_array) throw_type(env, std::string(fn) + ": p must be a Float32Array");
+  return {n, static_cast<float *>(data), array_arg<float>(env, a[1], fn, "g (as p)", n), array_arg<float>(env, a[2], fn, "m (as p)", n),
+          array_arg<float>(env, a[3], fn, "v (as p)", n)};
+}
+
+napi_value adam(napi_env env, napi_callback_info info) {
+  const char *fn = "adam";
+  const auto a = args(env, info, 10, fn);
+  const auto [n, p, g, m, v] = adam_arrays(env, a, fn);
   const float lr = static_cast<float>(number_arg(env, a[4], fn, "lr"));
   const float b1 = static_cast<float>(number_arg(env, a[5], fn, "beta1"));
   const float b2 = static_cast<float>(number_arg(env, a[6], fn, "beta2"));
@@ -348,6 +359,17 @@ napi_value adam(napi_env env, napi_callback_info info) {
   const float wd = static_cast<float>(number_arg(env, a[8], fn, "weightDecay"));
   const int step = int_arg(env, a[9], fn, "step", 1);
   const int status = unroll_adam(n, p, g, m, v, lr, b1, b2, eps, wd, step);
+  if (status != UNROLL_OK) throw_status(env, fn, status);
+  return undefined(env);
+}
+
+napi_value adam_exact(napi_env env, napi_callback_info info) {
+  const char *fn = "adamExact";
+  const auto a = args(env, info, 10, fn);
+  const auto [n, p, g, m, v] = adam_arrays(env, a, fn);
+  const int status = unroll_adam_exact(n, p, g, m, v, number_arg(env, a[4], fn, "stepSize"), number_arg(env, a[5], fn, "sqrtBc2"),
+                                       number_arg(env, a[6], fn, "beta1"), number_arg(env, a[7], fn, "beta2"),
+                                       number_arg(env, a[8], fn, "eps"), number_arg(env, a[9], fn, "weightDecay"));
   if (status != UNROLL_OK) throw_status(env, fn, status);
   return undefined(env);
 }
@@ -393,6 +415,7 @@ NAPI_MODULE_INIT() {
       {"windowBackwardAsync", nullptr, guarded<window_backward_async>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"linearXent", nullptr, guarded<linear_xent>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"adam", nullptr, guarded<adam>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"adamExact", nullptr, guarded<adam_exact>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setNumThreads", nullptr, guarded<set_num_threads>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"getNumThreads", nullptr, guarded<get_num_threads>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"savedLength", nullptr, guarded<saved_length>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <vector>
 
+#include "gate_math.h"
 #include "unroll_kernels.h"
 
 extern "C" {
@@ -61,6 +62,34 @@ int unroll_adam(size_t n, float *p, const float *g, float *m, float *v, float lr
     v[k] = beta2 * v[k] + (1.0f - beta2) * gk * gk;
     p[k] -= step_size * m[k] / (std::sqrt(v[k]) / bc2_root + eps);
   }
+  return UNROLL_OK;
+}
+
+namespace {
+
+// Two bodies (AVX2, baseline) with the same operations in the same order: bit-identical (gate_math.h).
+UNROLL_CLONES void adam_exact_loop(size_t n, float *__restrict p, const float *__restrict g, float *__restrict m,
+                                   float *__restrict v, double step_size, double sqrt_bc2, double b1, double b2,
+                                   double eps, double wd) {
+  const double c1 = 1.0 - b1;
+  const double c2 = 1.0 - b2;
+  for (size_t k = 0; k < n; k++) {
+    const double d = static_cast<double>(g[k]) + wd * static_cast<double>(p[k]);
+    const float mk = static_cast<float>(b1 * static_cast<double>(m[k]) + c1 * d);
+    const float vk = static_cast<float>(b2 * static_cast<double>(v[k]) + c2 * d * d);
+    m[k] = mk;
+    v[k] = vk;
+    p[k] = static_cast<float>(static_cast<double>(p[k]) -
+                              (step_size * static_cast<double>(mk)) / (__builtin_sqrt(static_cast<double>(vk)) / sqrt_bc2 + eps));
+  }
+}
+
+}  // namespace
+
+int unroll_adam_exact(size_t n, float *p, const float *g, float *m, float *v, double step_size, double sqrt_bc2,
+                      double beta1, double beta2, double eps, double weight_decay) {
+  if (!p || !g || !m || !v) return UNROLL_EARG;
+  adam_exact_loop(n, p, g, m, v, step_size, sqrt_bc2, beta1, beta2, eps, weight_decay);
   return UNROLL_OK;
 }
 

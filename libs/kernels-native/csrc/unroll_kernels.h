@@ -66,6 +66,17 @@ int unroll_linear_xent(int N, int H, int V, const float *h, const float *w, cons
 int unroll_adam(size_t n, float *p, const float *g, float *m, float *v, float lr, float beta1, float beta2, float eps,
                 float weight_decay, int step);
 
+/*
+ * The same Adam step with the arithmetic of libs/bptt's Adam (JavaScript): every
+ * operation in double precision in the same order, m, v and p rounded to float32 when
+ * stored, the bias corrections computed by the caller (step_size = lr / (1 − β1ᵗ),
+ * sqrt_bc2 = √(1 − β2ᵗ): JavaScript's Math.pow need not round as libm's does). The
+ * build forbids FMA contraction, so the results are those of the JavaScript loop,
+ * bit for bit — a worker with the addon and one without stage the same parameters.
+ */
+int unroll_adam_exact(size_t n, float *p, const float *g, float *m, float *v, double step_size, double sqrt_bc2,
+                      double beta1, double beta2, double eps, double weight_decay);
+
 /* BLAS threads (openblas_set_num_threads); n ≤ 0 is refused. */
 int unroll_set_num_threads(int n);
 int unroll_get_num_threads(void);

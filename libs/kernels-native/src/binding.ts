@@ -12,6 +12,8 @@ export interface NativeBinding {
   /** Head + softmax cross-entropy; returns the loss SUM, writes the gradients of gradScale·L. */
   linearXent(N: number, H: number, V: number, h: Float32Array, w: Float32Array, b: Float32Array, targets: Int32Array, gradScale: number, logits: Float32Array, dh: Float32Array, dw: Float32Array, db: Float32Array): number;
   adam(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
+  /** Adam with the arithmetic of libs/bptt's Adam, bit for bit (float64 operations, float32 stores); stepSize = lr / (1 − β1ᵗ), sqrtBc2 = √(1 − β2ᵗ). */
+  adamExact(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, stepSize: number, sqrtBc2: number, beta1: number, beta2: number, eps: number, weightDecay: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   savedLength(cell: number, T: number, B: number, H: number): number;

@@ -18,13 +18,26 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
+/**
+ * The element loop of {@link Adam.step} over one parameter, elsewhere (the native
+ * addon's adamExact): it must compute exactly what the loop below computes — every
+ * operation in float64, in the same order, m, v and p rounded to float32 when stored —
+ * so that the bytes do not depend on whether it is used. Members of one ring stage
+ * the same parameters whether or not each has the addon.
+ */
+export type AdamLoop = (p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, stepSize: number, sqrtBc2: number, beta1: number, beta2: number, eps: number, weightDecay: number) => void;
+
 export class Adam implements Optimizer {
   readonly name = 'adam';
   private m: NamedArrays = new Map();
   private v: NamedArrays = new Map();
   private t = 0;
 
-  constructor(private readonly opts: AdamOptions) {}
+  constructor(
+    private readonly opts: AdamOptions,
+    /** The element loop run elsewhere, bit for bit the same (AdamLoop); absent: the loop below. */
+    private readonly loop?: AdamLoop,
+  ) {}
 
   step(params: NamedArrays, grads: NamedArrays): void {
     const { lr, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0 } = this.opts;
@@ -42,6 +55,10 @@ export class Adam implements Optimizer {
         v = new Float32Array(p.length);
         this.m.set(name, m);
         this.v.set(name, v);
+      }
+      if (this.loop) {
+        this.loop(p, g, m, v, stepSize, sqrtBc2, b1, b2, eps, weightDecay);
+        continue;
       }
       for (let i = 0; i < p.length; i++) {
         const d = g[i] + weightDecay * p[i];

@@ -1,4 +1,4 @@
-import { Adam, type AdamOptions } from './adam';
+import { Adam, type AdamLoop, type AdamOptions } from './adam';
 import type { Optimizer } from './optimizer';
 import { Sgd, type SgdOptions } from './sgd';
 
@@ -8,6 +8,7 @@ export * from './sgd';
 
 export type OptimizerConfig = ({ name: 'adam' } & AdamOptions) | ({ name: 'sgd' } & SgdOptions);
 
-export function createOptimizer(cfg: OptimizerConfig): Optimizer {
-  return cfg.name === 'adam' ? new Adam(cfg) : new Sgd(cfg);
+/** @param adamLoop Adam's element loop run elsewhere, bit for bit the same (the native addon's, see AdamLoop) */
+export function createOptimizer(cfg: OptimizerConfig, adamLoop?: AdamLoop): Optimizer {
+  return cfg.name === 'adam' ? new Adam(cfg, adamLoop) : new Sgd(cfg);
 }

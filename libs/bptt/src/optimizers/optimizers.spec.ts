@@ -5,6 +5,8 @@
  * way the documentation writes them (Adam with the bias-corrected m̂ and v̂), not the
  * way the implementation rearranges them.
  */
+import { loadNativeKernels } from '@unroll/kernels-native';
+import { describeNative } from '@unroll/kernels-native/testing';
 import { Rng } from '@unroll/models';
 import type { NamedArrays } from '../gradients';
 import { Adam, checkSlots, createOptimizer, OptimizerStateError, Sgd, type AdamOptions, type Optimizer, type OptimizerState, type SgdOptions } from '.';
@@ -162,6 +164,43 @@ describe('Adam', () => {
     const o = ADAM_CASES[1];
     const got = run(new Adam({ ...o, betas: [0.8, 0.999] }), cloneArrays(INITIAL), GRADS.slice(0, STEPS));
     expect(worstRelError(got, adamReference(INITIAL, GRADS.slice(0, STEPS), o))).toBeGreaterThan(1e-5);
+  });
+});
+
+describeNative("Adam's element loop in the native addon (adamExact)", () => {
+  const binding = (loadNativeKernels() as Extract<ReturnType<typeof loadNativeKernels>, { ok: true }>).kernels.binding;
+  const loop = binding.adamExact.bind(binding);
+
+  it.each(ADAM_CASES)("gives the JavaScript loop's bytes, step for step (%o)", (o) => {
+    // Large random parameters and gradients of mixed scale, odd sizes (vector tails), 40 steps.
+    const rng = new Rng(9);
+    const sizes = [1, 7, 1031, 4099];
+    const initial: NamedArrays = new Map(sizes.map((n, i) => [`p${i}`, Float32Array.from({ length: n }, () => (rng.next() - 0.5) * 4)]));
+    const js = new Adam(o);
+    const native = new Adam(o, loop);
+    const a = cloneArrays(initial);
+    const b = cloneArrays(initial);
+    for (let t = 0; t < 40; t++) {
+      const scale = 10 ** ((t % 7) - 4);
+      const g: NamedArrays = new Map(sizes.map((n, i) => [`p${i}`, Float32Array.from({ length: n }, () => (rng.next() - 0.5) * scale)]));
+      js.step(a, g);
+      native.step(b, g);
+      expect(sameBits(b, a)).toBe(true);
+    }
+    expect(sameBits(a, initial)).toBe(false);
+    const [sa, sb] = [js.state(), native.state()];
+    expect(sameBits(sb.slots, sa.slots)).toBe(true);
+  });
+
+  it('the comparison can fail: the float32 kernel (adam) does not give those bytes', () => {
+    const rng = new Rng(3);
+    const p = Float32Array.from({ length: 4099 }, () => rng.next() - 0.5);
+    const g = Float32Array.from({ length: 4099 }, () => (rng.next() - 0.5) * 1e-3);
+    const a = new Map([['p', Float32Array.from(p)]]);
+    new Adam({ lr: 1e-3 }, loop).step(a, new Map([['p', g]]));
+    const q = Float32Array.from(p);
+    binding.adam(q, g, new Float32Array(q.length), new Float32Array(q.length), 1e-3, 0.9, 0.999, 1e-8, 0, 1);
+    expect(sameBits(new Map([['p', q]]), a)).toBe(false);
   });
 });
 

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { availableCores, convLstmStateSize, RecurrentNetwork, Rng, selectKernel, type CellConfig, type KernelChoice, type NetworkConfig, type WindowKernel } from '@unroll/models';
 import { batchify, CharVocab, loadTextCorpus, splitHoldout } from '@unroll/datasets';
+import { loadNativeKernels } from '@unroll/kernels-native';
 import { resolveDataPath, type ExperimentSpec } from '@unroll/spec';
 import { createOptimizer, type Optimizer, type OptimizerConfig } from '../optimizers';
 import type { LossKind } from '../losses';
@@ -186,8 +187,14 @@ export function optimizerConfig(spec: ExperimentSpec): OptimizerConfig {
   return o.name === 'adam' ? { name: 'adam', lr: o.lr, betas: [o.betas[0], o.betas[1]], eps: o.eps, weightDecay: o.weightDecay } : { name: 'sgd', lr: o.lr, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay };
 }
 
+/**
+ * The spec's optimizer. Adam's element loop runs in the native addon when it loads
+ * (adamExact: the same float64 operations in the same order, vectorized — the same
+ * bytes as the JavaScript loop, vectorized), else in JavaScript.
+ */
 export function buildOptimizer(spec: ExperimentSpec): Optimizer {
-  return createOptimizer(optimizerConfig(spec));
+  const native = loadNativeKernels();
+  return createOptimizer(optimizerConfig(spec), native.ok ? native.kernels.binding.adamExact.bind(native.kernels.binding) : undefined);
 }
 
 export function tbpttConfig(spec: ExperimentSpec): TbpttConfig {
