@@ -1,7 +1,14 @@
 /**
  * Orchestration overhead per distributed step, and tokens/s with 1 and 2 workers.
  *
- *   npx tsx bench/cluster/step-overhead.ts [--steps 40] [--warmup 5] [--micro-batch 8,16] [--rounds 1w,2w,1w] [--cpu-prof DIR]
+ *   npx tsx bench/cluster/step-overhead.ts [--steps 40] [--warmup 5] [--micro-batch 8,16] [--rounds 1w,2w,1w] [--speculate on] [--cpu-prof DIR]
+ *
+ * --speculate on,off: the workers' --speculate, each value a config run over every
+ * round, interleaved (round 1w on, 1w off, 2w on, …): with `on` (the worker's default)
+ * a job of step s + 1 starts on the staged update of step s before the commit of s
+ * arrives (window-executor.ts), so its compute can overlap step s's commit round
+ * trip — the overhead below then counts only what is not hidden (it can be negative
+ * for one step; the median is what is compared). Tokens/s says what it is worth.
  *
  * --cpu-prof DIR: the workers run under node --cpu-prof (a .cpuprofile per thread in
  * DIR, the compute thread's included); profile the coordinator with
@@ -57,6 +64,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '5' },
     'micro-batch': { type: 'string', default: '8,16' },
     rounds: { type: 'string', default: '1w,2w,1w' },
+    speculate: { type: 'string', default: 'on' },
     'cpu-prof': { type: 'string' },
   },
 });
@@ -66,6 +74,10 @@ const MICRO_BATCHES = values['micro-batch'].split(',').map((v) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || STREAMS % n !== 0) throw new Error(`--micro-batch expects divisors of ${STREAMS}, got ${v}`);
   return n;
+});
+const SPECULATE = values.speculate.split(',').map((v) => {
+  if (v !== 'on' && v !== 'off') throw new Error(`--speculate expects on and off entries, got ${v}`);
+  return v;
 });
 const ROUNDS = values.rounds.split(',').map((r) => {
   if (r !== '1w' && r !== '2w') throw new Error(`--rounds expects 1w and 2w entries, got ${r}`);
@@ -170,11 +182,13 @@ async function main(): Promise<void> {
   const summary: string[] = [];
   try {
     const options = { prefix, dataRoot: ws.dataRoot, checkpointDir: ws.checkpointDir, backend: 'wasm' };
-    const plan = MICRO_BATCHES.flatMap((microBatch) => ROUNDS.map((n) => ({ microBatch, n })));
-    for (const [round, { microBatch, n }] of plan.entries()) {
+    const plan = MICRO_BATCHES.flatMap((microBatch) => ROUNDS.flatMap((n) => SPECULATE.map((speculate) => ({ microBatch, n, speculate }))));
+    for (const [round, { microBatch, n, speculate }] of plan.entries()) {
       // Fresh workers for every round, with the BLAS threads unroll up would give n of them.
       for (const w of workers.splice(0)) await w.stop();
-      for (const name of ['a', 'b'].slice(0, n)) workers.push(await startWorker({ id: `${prefix}-r${round + 1}${name}`, ...options, threads: workerShare(n), nodeArgs: values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [] }));
+      for (const name of ['a', 'b'].slice(0, n)) {
+        workers.push(await startWorker({ id: `${prefix}-r${round + 1}${name}`, ...options, threads: workerShare(n), nodeArgs: values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [], args: ['--speculate', speculate] }));
+      }
       const readyLines = workers.map((w) => /^unroll-worker: ready.*$/m.exec(w.log())?.[0] ?? '(no ready line)');
       const loadBefore = machine();
       const meter = cpuMeter();
@@ -197,7 +211,7 @@ async function main(): Promise<void> {
       const med = (f: (r: StepRow) => number): string => ms(median(col(f)));
       const workersSeen = new Set(run.steps.flatMap((s) => s.results.map((r) => r.worker)));
       const q = (f: (r: StepRow) => number): string => `${med(f)} (p10 ${ms(quantile(col(f), 0.1))}, p90 ${ms(quantile(col(f), 0.9))})`;
-      lines.push(`round ${round + 1}: micro-batches of ${microBatch} (${STREAMS / microBatch} jobs a step), ${n} worker${n > 1 ? 's' : ''} (${[...workersSeen].join(', ')}); ${loadBefore} before, ${machine()} after; ${timed.length} timed steps; medians in ms`);
+      lines.push(`round ${round + 1}: micro-batches of ${microBatch} (${STREAMS / microBatch} jobs a step), ${n} worker${n > 1 ? 's' : ''} (${[...workersSeen].join(', ')}), --speculate ${speculate}; ${loadBefore} before, ${machine()} after; ${timed.length} timed steps; medians in ms`);
       for (const line of readyLines) lines.push(`- ${line.replace(/, redis .*$/, '')}`);
       lines.push(`- StepOutcome.timings: wall ${q((r) => r.wall)}; slowest member's compute ${med((r) => r.compute)}; slowest reduce ${med((r) => r.reduce)}; apply ${med((r) => r.apply)}; queue wait ${med((r) => r.queueWait)}`);
       lines.push(`- overheadSeconds (wall − max compute − max reduce): ${q((r) => r.overhead)}`);
@@ -212,11 +226,11 @@ async function main(): Promise<void> {
       lines.push(`- ${tokens} tokens in ${wallSum.toFixed(2)} s: ${(tokens / wallSum).toFixed(0)} tokens/s; last loss ${run.steps[run.steps.length - 1].outcome.loss.toFixed(4)} (ln 128 = ${Math.log(VOCAB).toFixed(4)})`);
       lines.push('');
       summary.push(
-        `| ${round + 1} | ${microBatch} | ${n} | ${med((r) => r.wall)} | ${med((r) => r.compute)} | ${med((r) => r.reduce)} | ${med((r) => r.overhead)} | ${med((r) => r.interval)} | ${(tokens / wallSum).toFixed(0)} | ${busy.toFixed(2)} | ${(busy - ownCores).toFixed(2)} |`,
+        `| ${round + 1} | ${microBatch} | ${n} | ${speculate} | ${med((r) => r.wall)} | ${med((r) => r.compute)} | ${med((r) => r.reduce)} | ${med((r) => r.overhead)} | ${med((r) => r.interval)} | ${(tokens / wallSum).toFixed(0)} | ${busy.toFixed(2)} | ${(busy - ownCores).toFixed(2)} |`,
       );
     }
-    lines.push('| round | micro-batch | workers | wall ms | slowest member compute ms | slowest reduce ms | overhead ms | step interval ms | tokens/s | busy cores | cores used by others |');
-    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('| round | micro-batch | workers | speculate | wall ms | slowest member compute ms | slowest reduce ms | overhead ms | step interval ms | tokens/s | busy cores | cores used by others |');
+    lines.push('|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
     lines.push(...summary);
     for (const w of workers) await w.stop();
     workers.length = 0;

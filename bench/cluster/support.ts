@@ -141,10 +141,11 @@ export interface WorkerProcess {
  * Starts a worker. `threads`: its BLAS threads — pass workerShare(n) for n workers
  * on this machine, the rule `unroll up` applies (libs/cluster worker-threads.ts);
  * unset, the worker takes every usable core. `nodeArgs` go to node before the
- * script (e.g. --cpu-prof --cpu-prof-dir DIR).
+ * script (e.g. --cpu-prof --cpu-prof-dir DIR), `args` to the worker after the others
+ * (e.g. --speculate off).
  */
-export async function startWorker(o: { id: string; prefix: string; dataRoot: string; checkpointDir: string; backend: string; threads?: number; nodeArgs?: string[] }): Promise<WorkerProcess> {
-  const args = [...(o.nodeArgs ?? []), WORKER_BIN, '--redis', REDIS_URL, '--prefix', o.prefix, '--data-root', o.dataRoot, '--checkpoint-dir', o.checkpointDir, '--backend', o.backend, '--id', o.id, ...(o.threads ? ['--threads', String(o.threads)] : [])];
+export async function startWorker(o: { id: string; prefix: string; dataRoot: string; checkpointDir: string; backend: string; threads?: number; nodeArgs?: string[]; args?: string[] }): Promise<WorkerProcess> {
+  const args = [...(o.nodeArgs ?? []), WORKER_BIN, '--redis', REDIS_URL, '--prefix', o.prefix, '--data-root', o.dataRoot, '--checkpoint-dir', o.checkpointDir, '--backend', o.backend, '--id', o.id, ...(o.threads ? ['--threads', String(o.threads)] : []), ...(o.args ?? [])];
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
