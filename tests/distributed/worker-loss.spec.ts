@@ -1,49 +1,118 @@
 /**
- * A worker process SIGKILLed in the middle of a run: until elastic recovery exists
- * (a new generation without it), the experiment must fail — promptly, with an error
- * that names the dead worker — and `unroll submit --follow` must exit 1. No hang.
+ * A worker process SIGKILLed in the middle of a run (DESIGN "Membership, failure,
+ * elasticity"), with real processes (`unroll up`), Redis, BullMQ and the gRPC ring:
+ *
+ *   - while workers.min members are left, the coordinator opens a new generation of
+ *     the survivors and redoes the failed step: the run succeeds, and — the global
+ *     batch not depending on the number of workers (invariant 1), nothing of the
+ *     failed step committed (invariant 3) — it ends with the checkpoint `unroll
+ *     train` writes in one process;
+ *   - with fewer than workers.min left it fails, promptly, with an error that names
+ *     the dead worker, and `unroll submit --follow` exits 1. No hang.
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { maxAbsDiffOfFiles, stepFile } from './support/checkpoints';
 import { deleteKeys, freshPrefix, REDIS_URL, runUnroll, startUp, type UpProcess } from './support/processes';
 import { tinySpec, tinyWorkspace } from './support/tiny-experiment';
+
+/** The ready line's id of the worker process `pid`. */
+function workerId(up: UpProcess, pid: number): string {
+  const id = new RegExp(`ready: id (\\S+-${pid}-[0-9a-f]+),`).exec(up.log())?.[1];
+  if (!id) throw new Error(`no ready line of worker ${pid}:\n${up.log()}`);
+  return id;
+}
+
+/** Waits until the coordinator logged step `from`…`from + 4` of `total`. */
+async function reachStep(up: UpProcess, from: number, total: number): Promise<void> {
+  const started = Date.now();
+  const pattern = new RegExp(`step (${Array.from({ length: 5 }, (_, i) => from + i).join('|')})/${total}\\b`);
+  while (!pattern.test(up.log())) {
+    if (Date.now() - started > 60_000) throw new Error(`the run did not reach step ${from} within 60 s:\n${up.log()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe('a worker that dies mid-run', () => {
   let dir: string;
   let dataRoot: string;
   let up: UpProcess | undefined;
-  const prefix = freshPrefix('loss');
+  const prefixes: string[] = [];
 
   beforeAll(() => {
     ({ dir, dataRoot } = tinyWorkspace('unroll-loss-'));
   });
 
-  afterAll(async () => {
+  afterEach(async () => {
     await up?.stop();
-    await deleteKeys(prefix);
+    up = undefined;
+  });
+
+  afterAll(async () => {
+    for (const prefix of prefixes) await deleteKeys(prefix);
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('fails the experiment with an error naming it, and submit --follow exits 1', async () => {
+  it('with workers.min still alive: a new generation of the survivors redoes the step, and the run ends as unroll train ends', async () => {
+    const steps = 40;
+    const spec = path.join(dir, 'elastic.yaml');
+    writeFileSync(spec, tinySpec({ name: 'elastic', workers: 3, minWorkers: 2, steps, every: steps, hidden: 16, layers: 1, tbptt: '{streams: 6, window: 6, stride: 4, microBatch: 2}' }));
+    const single = path.join(dir, 'single');
+    const train = runUnroll(['train', spec, '--data-root', dataRoot, '--out', single, '--backend', 'cpu', '--json']);
+
+    const prefix = freshPrefix('elastic');
+    prefixes.push(prefix);
+    const ckpt = path.join(dir, 'ckpt-elastic');
+    up = startUp(['--workers', '3', '--redis', REDIS_URL, '--prefix', prefix, '--data-root', dataRoot, '--checkpoint-dir', ckpt, '--backend', 'cpu']);
+    const [, , , victim] = await up.ready;
+    const victimId = workerId(up, victim);
+    const follow = runUnroll(['submit', spec, '--follow', '--redis', REDIS_URL, '--prefix', prefix], 110_000);
+    await reachStep(up, 8, steps);
+    const killedAt = Date.now();
+    process.kill(victim, 'SIGKILL');
+    const r = await follow;
+    const seconds = (Date.now() - killedAt) / 1000;
+    expect({ code: r.code, stderr: r.stderr.slice(-1500) }).toMatchObject({ code: 0 });
+    const log = up.log();
+    // The coordinator saw the loss, opened generation 2 of the two survivors and went on.
+    expect(log).toMatch(new RegExp(`lost ${victimId} \\(`));
+    const generations = [...log.matchAll(/elastic-\S+: generation (\d+), members (.+)$/gm)].map((m) => ({ generation: Number(m[1]), members: m[2].split(', ') }));
+    expect(generations.map((g) => g.members.length)).toEqual([3, 2]);
+    expect(generations[1].members).not.toContain(victimId);
+    expect(log).toMatch(/recovered \(1 of 3 restarts\): step \d+ redone by 2 members/);
+    // After the recovery only the survivors ran window jobs.
+    const after = log.slice(log.indexOf('recovered (1 of 3'));
+    const ranAfter = new Set([...after.matchAll(/ on ([^ ]+) reduce/g)].flatMap((m) => m[1].split(',')));
+    expect(ranAfter.size).toBeGreaterThan(0);
+    expect(ranAfter.has(victimId)).toBe(false);
+
+    const t = await train;
+    expect({ code: t.code, stderr: t.stderr.slice(-1500) }).toMatchObject({ code: 0 });
+    const cluster = path.join(ckpt, 'elastic');
+    const model = maxAbsDiffOfFiles(stepFile(single, steps), stepFile(cluster, steps));
+    const state = maxAbsDiffOfFiles(stepFile(single, steps, true), stepFile(cluster, steps, true));
+    process.stdout.write(`worker ${victimId} SIGKILLed at step ~8 of ${steps}; run succeeded ${seconds.toFixed(1)} s later with 2 workers; max |Δ| vs unroll train: model ${model.toExponential(2)}, state ${state.toExponential(2)}\n`);
+    expect(model).toBeLessThanOrEqual(1e-4);
+    expect(state).toBeLessThanOrEqual(1e-4);
+  }, 150_000);
+
+  it('with fewer than workers.min left: fails with an error naming it, and submit --follow exits 1', async () => {
+    const prefix = freshPrefix('loss');
+    prefixes.push(prefix);
     up = startUp(['--workers', '2', '--redis', REDIS_URL, '--prefix', prefix, '--data-root', dataRoot, '--checkpoint-dir', path.join(dir, 'ckpt'), '--backend', 'cpu']);
     const [, , victim] = await up.ready;
-    const victimId = new RegExp(`ready: id (\\S+-${victim}-[0-9a-f]+),`).exec(up.log())?.[1];
-    expect(victimId).toBeDefined();
+    const victimId = workerId(up, victim);
     writeFileSync(path.join(dir, 'long.yaml'), tinySpec({ name: 'loss', workers: 2, steps: 100000, every: 100000, hidden: 16, layers: 1 }));
     const follow = runUnroll(['submit', path.join(dir, 'long.yaml'), '--follow', '--redis', REDIS_URL, '--prefix', prefix], 90_000);
     // Let it train a few steps, then kill one worker for real.
-    const started = Date.now();
-    while (!/step [5-9]\/100000/.test(up.log())) {
-      if (Date.now() - started > 60_000) throw new Error(`the run did not reach step 5 within 60 s:\n${up.log()}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await reachStep(up, 5, 100000);
     const killedAt = Date.now();
     process.kill(victim, 'SIGKILL');
     const r = await follow;
     const seconds = (Date.now() - killedAt) / 1000;
     expect(r.code).toBe(1);
-    // Named either by the survivor whose ring stream broke, or by the heartbeat's expiry (10 s TTL).
-    expect(r.stderr).toMatch(new RegExp(`failed at step \\d+: .*(ring peer ${victimId} PeerDeadlineError|worker ${victimId} stopped heartbeating)`));
+    // Named either by the survivor whose ring stream broke, or by the heartbeat's expiry (10 s TTL); then why it cannot go on.
+    expect(r.stderr).toMatch(new RegExp(`failed at step \\d+: .*(ring peer ${victimId} PeerDeadlineError|worker ${victimId} stopped heartbeating).*; 1 member left, workers.min is 2: cannot go on`));
     expect(seconds).toBeLessThan(30);
     process.stdout.write(`worker ${victimId} SIGKILLed; experiment failed ${seconds.toFixed(1)} s later: ${r.stderr.trim().split('\n').pop()}\n`);
   }, 120_000);

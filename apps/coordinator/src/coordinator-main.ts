@@ -1,6 +1,10 @@
 /**
  * The coordinator process: `unroll-coordinator [--redis URL] [--prefix P]
- * [--form-timeout-ms N] [--report-timeout-ms N] [--step-timings]`.
+ * [--form-timeout-ms N] [--report-timeout-ms N] [--max-restarts N] [--step-timings]`.
+ *
+ *   --max-restarts N  new generations opened per experiment run to go on without
+ *                    lost workers (while workers.min are left) before it fails
+ *                    (default 3; 0: the first lost worker fails the run)
  *
  *   1. connect to Redis (--redis, else REDIS_URL, else 127.0.0.1:6379) and check it;
  *   2. consume submitted experiments, one at a time, each run to its end by the
@@ -38,6 +42,7 @@ export async function main(argv: string[]): Promise<number> {
       prefix: { type: 'string' },
       'form-timeout-ms': { type: 'string' },
       'report-timeout-ms': { type: 'string' },
+      'max-restarts': { type: 'string' },
       'step-timings': { type: 'boolean' },
     },
   });
@@ -50,6 +55,11 @@ export async function main(argv: string[]): Promise<number> {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} expects a positive integer, got ${JSON.stringify(v)}`);
     return n;
   };
+  const maxRestarts = values['max-restarts'] === undefined ? undefined : Number(values['max-restarts']);
+  if (maxRestarts !== undefined && !(Number.isInteger(maxRestarts) && maxRestarts >= 0)) {
+    say(`--max-restarts expects a non-negative integer, got ${JSON.stringify(values['max-restarts'])}`);
+    return 2;
+  }
   const url = values.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const prefix = values.prefix ?? process.env.UNROLL_PREFIX ?? DEFAULT_PREFIX;
   const redis = connectRedis(url, { connectionName: 'unroll-coordinator' });
@@ -68,6 +78,7 @@ export async function main(argv: string[]): Promise<number> {
     },
     {
       reportTimeoutMs: ms('report-timeout-ms'),
+      maxRestarts,
       log: say,
       onStep: (id, o, total) => {
         say(`${id}: step ${o.step + 1}/${total} loss ${o.loss.toFixed(4)} ‖g‖ ${o.gradNorm.toFixed(4)}${o.skipped ? ' (skipped: not finite)' : ''} jobs ${o.seconds.jobs.toFixed(3)} s on ${[...new Set(o.workers)].join(',')} reduce ${o.seconds.reduce.toFixed(3)} s wall ${o.timings.wallSeconds.toFixed(3)} s overhead ${o.timings.overheadSeconds.toFixed(3)} s`);

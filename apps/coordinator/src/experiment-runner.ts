@@ -10,7 +10,15 @@
  *      later message carries) and publish it — 'generation' with the member list on
  *      the experiment's channel, and the announcement on the cluster channel;
  *   5. for every step from the record's step to spec.steps: run it (step-driver.ts),
- *      stopping if the record was cancelled meanwhile;
+ *      stopping if the record was cancelled meanwhile. A member lost during a step
+ *      (its heartbeat expired, or its ring peers reported it dead) does not end the
+ *      run while workers.min members are left and restarts remain (maxRestarts):
+ *      a new generation of the survivors is opened (its fencing token makes every
+ *      message and job of the old one void), and the step is redone from the
+ *      record — nothing of it was committed (invariant 3), and its global batch
+ *      does not depend on how many workers compute it (invariant 1). A step whose
+ *      commit landed before the failure is not redone: survivors that missed the
+ *      commit message apply it from the record when they adopt the generation;
  *   6. the closing barrier: every member applied the last commit and rank 0 wrote
  *      the final checkpoint;
  *   7. status succeeded and the experiment's hidden states deleted — or, on any
@@ -22,9 +30,9 @@ import { TbpttSchedule, tbpttConfig } from '@unroll/bptt';
 import type { ControlBus, ExperimentStore, HiddenStateStore, WindowQueue } from '@unroll/cluster';
 import { parseSpec, type ExperimentSpec } from '@unroll/spec';
 import { announcement } from './cluster-channel';
-import { CoordinatorError, type MembershipWatcher } from './membership-watcher';
+import { CoordinatorError, MemberLostError, sleep, type MembershipWatcher } from './membership-watcher';
 import { ReportCollector } from './report-collector';
-import { StepDriver, type StepDriverOptions, type StepOutcome } from './step-driver';
+import { StepDriver, StepFailedError, type StepDriverOptions, type StepOutcome } from './step-driver';
 
 /**
  *   Queued ──taken from the queue──▶ Forming ──min workers alive──▶ Computing
@@ -33,8 +41,10 @@ import { StepDriver, type StepDriverOptions, type StepOutcome } from './step-dri
  *   Committing ──s + 1 = steps──▶ Finishing ──barrier passed──▶ Succeeded
  *   Forming | Computing | Reducing | Committing | Finishing ──error, lost worker, timeout──▶ Failed
  *   Computing ──record cancelled──▶ Cancelled
- * (A lost worker will open a new generation and redo the step instead of failing —
- * not yet; a membership change is not a failure.)
+ *   Computing | Reducing | Committing ──member lost, ≥ workers.min left, restarts left──▶ Recovering
+ *   Recovering ──new generation of the survivors opened──▶ Computing (the record's step, redone)
+ * (A worker that joins during a run is not taken in: that needs the state transfer
+ * of DESIGN "worker joins", which workers do not do yet.)
  */
 export enum ExperimentPhase {
   Queued = 'queued',
@@ -42,6 +52,7 @@ export enum ExperimentPhase {
   Computing = 'computing',
   Reducing = 'reducing',
   Committing = 'committing',
+  Recovering = 'recovering',
   Finishing = 'finishing',
   Succeeded = 'succeeded',
   Failed = 'failed',
@@ -61,6 +72,14 @@ export interface ExperimentRunnerDeps {
 export interface ExperimentRunnerOptions extends StepDriverOptions {
   /** Told of every committed step. */
   onStep?: (experiment: string, outcome: StepOutcome, total: number) => void;
+  /** New generations opened to recover from lost members, per experiment run, before it fails (torchrun's --max-restarts). @defaultValue 3 */
+  maxRestarts?: number;
+  /**
+   * After a step failed with a member reporting a dead ring peer, how long to wait
+   * for a member's heartbeat to expire before deciding nobody was lost (the failure
+   * then ends the run). @defaultValue 15 s — past the workers' 10 s heartbeat TTL
+   */
+  lossGraceMs?: number;
   log?: (line: string) => void;
 }
 
@@ -90,23 +109,31 @@ export class ExperimentRunner {
       unsubscribe = await this.deps.bus.subscribe(id, (m) => reports.onMessage(m));
 
       this.phases.set(id, ExperimentPhase.Forming);
-      const members = await this.deps.watcher.form(spec.spec.workers, id);
-      const generation = await this.deps.experiments.newGeneration(id, members);
-      reports.generation = generation;
-      await this.deps.bus.publish({ type: 'generation', experiment: id, generation, step: record.step, members });
-      await this.deps.bus.publish(announcement(id, generation, record.step));
-      this.log(`${id}: generation ${generation}, members ${members.join(', ')}`);
+      let members = await this.deps.watcher.form(spec.spec.workers, id);
+      let generation = await this.openGeneration(id, members, record.step, reports);
 
       const driver = new StepDriver({ ...this.deps, reports }, this.options);
       closeDriver = () => driver.close();
       // The micro-batches depend on the tbptt config alone, not on the data length.
       const microBatches = new TbpttSchedule(tbpttConfig(spec), spec.spec.tbptt.window).microBatches();
       const total = spec.spec.steps;
-      for (let step = record.step; step < total; step++) {
+      let restarts = 0;
+      for (let step = record.step; step < total; ) {
         if ((await this.deps.experiments.get(id))?.status === 'cancelled') throw new ExperimentCancelledError(`experiment ${id} was cancelled at step ${step}`);
         this.phases.set(id, ExperimentPhase.Computing);
-        const outcome = await driver.runStep({ experiment: id, generation, step, members }, microBatches, { enqueueNext: step + 1 < total });
-        this.options.onStep?.(id, outcome, total);
+        try {
+          const outcome = await driver.runStep({ experiment: id, generation, step, members }, microBatches, { enqueueNext: step + 1 < total });
+          this.options.onStep?.(id, outcome, total);
+          step++;
+        } catch (e) {
+          this.phases.set(id, ExperimentPhase.Recovering);
+          members = await this.survivors(id, spec, members, e, restarts);
+          restarts++;
+          // The record says where to go on: the failed step, or the next one if its commit landed.
+          step = (await this.deps.experiments.get(id))?.step ?? step;
+          generation = await this.openGeneration(id, members, step, reports);
+          this.log(`${id}: recovered (${restarts} of ${this.maxRestarts} restarts): step ${step} redone by ${members.length} member${members.length > 1 ? 's' : ''}`);
+        }
       }
       this.phases.set(id, ExperimentPhase.Finishing);
       await driver.barrier({ experiment: id, generation, step: total, members });
@@ -126,6 +153,44 @@ export class ExperimentRunner {
       closeDriver?.(); // jobs enqueued ahead for a step that will not run are withdrawn
       await unsubscribe?.().catch(() => undefined);
     }
+  }
+
+  private get maxRestarts(): number {
+    return this.options.maxRestarts ?? 3;
+  }
+
+  /** Opens a generation of `members` (the fencing token of everything after) and announces it. */
+  private async openGeneration(id: string, members: string[], step: number, reports: ReportCollector): Promise<number> {
+    const generation = await this.deps.experiments.newGeneration(id, members);
+    reports.generation = generation;
+    await this.deps.bus.publish({ type: 'generation', experiment: id, generation, step, members });
+    await this.deps.bus.publish(announcement(id, generation, step));
+    this.log(`${id}: generation ${generation}, members ${members.join(', ')}`);
+    return generation;
+  }
+
+  /**
+   * The members left after `failure`, when the run can go on without the lost ones;
+   * otherwise `failure` itself (or why it cannot recover) is thrown. Only a lost
+   * member is recovered from: a heartbeat that expired (MemberLostError), or — after a
+   * member reported a failed reduction (a broken ring stream names the dead peer) — a
+   * member whose heartbeat expires within lossGraceMs. Any other failure ends the run.
+   */
+  private async survivors(id: string, spec: ExperimentSpec, members: string[], failure: unknown, restarts: number): Promise<string[]> {
+    if (!(failure instanceof MemberLostError || failure instanceof StepFailedError)) throw failure;
+    let lost = failure instanceof MemberLostError ? failure.members : await this.deps.watcher.lost(members);
+    const deadline = Date.now() + (this.options.lossGraceMs ?? 15_000);
+    while (lost.length === 0 && Date.now() < deadline) {
+      await sleep(250);
+      lost = await this.deps.watcher.lost(members);
+    }
+    if (lost.length === 0) throw failure;
+    const left = members.filter((m) => !lost.includes(m));
+    const message = failure instanceof Error ? failure.message : String(failure);
+    if (left.length < spec.spec.workers.min) throw new CoordinatorError(`${message}; ${left.length} member${left.length === 1 ? '' : 's'} left, workers.min is ${spec.spec.workers.min}: cannot go on`);
+    if (restarts >= this.maxRestarts) throw new CoordinatorError(`${message}; no restarts left (${this.maxRestarts} used)`);
+    this.log(`${id}: lost ${lost.join(', ')} (${message}); going on with ${left.join(', ')}`);
+    return left;
   }
 
   private log(line: string): void {

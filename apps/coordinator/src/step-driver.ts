@@ -186,7 +186,15 @@ export class StepDriver {
     const enqueuedAt = ahead ? Math.max(ahead.enqueuedAt, this.lastCommit?.at ?? 0) : Date.now();
     const t0 = ahead ? Math.max(ahead.t0, this.lastCommit?.t ?? 0) : performance.now();
     if (!ahead) traceEvent('enqueue', { g: generation, s: step, ahead: false });
-    const results = await this.guarded(ctx, `the window jobs of step ${step}`, ahead?.results ?? this.deps.windows.runStep(jobs, { timeoutMs: this.jobsTimeoutMs }));
+    const controller = ahead?.controller ?? new AbortController();
+    let results: WindowResult[];
+    try {
+      results = await this.guarded(ctx, `the window jobs of step ${step}`, ahead?.results ?? this.deps.windows.runStep(jobs, { timeoutMs: this.jobsTimeoutMs, signal: controller.signal }));
+    } catch (e) {
+      // A lost member or a failed job ends the step: its jobs not yet started are withdrawn (a new generation redoes the step).
+      controller.abort();
+      throw e;
+    }
     let count = 0;
     let lossSum = 0;
     for (const r of results) {

@@ -14,6 +14,8 @@ export interface TinySpecOptions {
   steps?: number;
   every?: number;
   workers?: number;
+  /** workers.min when it is not `workers` (then `workers` is the max). */
+  minWorkers?: number;
   /** tbptt as YAML flow mapping. */
   tbptt?: string;
   optimizer?: string;
@@ -35,7 +37,7 @@ spec:
   clipNorm: ${o.clipNorm ?? 1.0}
   steps: ${o.steps ?? 3}
   checkpoint: {every: ${o.every ?? o.steps ?? 3}, keep: 2}
-  workers: {min: ${o.workers ?? 1}, max: ${o.workers ?? 1}}
+  workers: {min: ${o.minWorkers ?? o.workers ?? 1}, max: ${o.workers ?? 1}}
 `;
 }
 
