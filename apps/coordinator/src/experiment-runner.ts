@@ -18,7 +18,9 @@
  *      record — nothing of it was committed (invariant 3), and its global batch
  *      does not depend on how many workers compute it (invariant 1). A step whose
  *      commit landed before the failure is not redone: survivors that missed the
- *      commit message apply it from the record when they adopt the generation;
+ *      commit message apply it from the record when they adopt the generation.
+ *      Workers alive beyond the members join at a step boundary, up to workers.max
+ *      (a new generation; they take the committed state from a member);
  *   6. the closing barrier: every member applied the last commit and rank 0 wrote
  *      the final checkpoint;
  *   7. status succeeded and the experiment's hidden states deleted — or, on any
@@ -43,8 +45,10 @@ import { StepDriver, StepFailedError, type StepDriverOptions, type StepOutcome }
  *   Computing ──record cancelled──▶ Cancelled
  *   Computing | Reducing | Committing ──member lost, ≥ workers.min left, restarts left──▶ Recovering
  *   Recovering ──new generation of the survivors opened──▶ Computing (the record's step, redone)
- * (A worker that joins during a run is not taken in: that needs the state transfer
- * of DESIGN "worker joins", which workers do not do yet.)
+ *   Computing ──workers alive beyond the members, fewer than workers.max──▶ a new
+ *     generation with them appended, at the next step boundary (at most every
+ *     joinCheckMs); the joiners take the committed parameters and optimizer state from
+ *     a member over gRPC (apps/worker state-snapshot.ts) before their first window
  */
 export enum ExperimentPhase {
   Queued = 'queued',
@@ -72,6 +76,12 @@ export interface ExperimentRunnerDeps {
 export interface ExperimentRunnerOptions extends StepDriverOptions {
   /** Told of every committed step. */
   onStep?: (experiment: string, outcome: StepOutcome, total: number) => void;
+  /**
+   * How often, at most, a step boundary looks for alive workers that are not members
+   * (admitted up to workers.max: a new generation; they fetch the committed state from
+   * a member). @defaultValue 1000 ms
+   */
+  joinCheckMs?: number;
   /** New generations opened to recover from lost members, per experiment run, before it fails (torchrun's --max-restarts). @defaultValue 3 */
   maxRestarts?: number;
   /**
@@ -118,8 +128,19 @@ export class ExperimentRunner {
       const microBatches = new TbpttSchedule(tbpttConfig(spec), spec.spec.tbptt.window).microBatches();
       const total = spec.spec.steps;
       let restarts = 0;
+      let joinCheckAt = Date.now() + this.joinCheckMs;
       for (let step = record.step; step < total; ) {
         if ((await this.deps.experiments.get(id))?.status === 'cancelled') throw new ExperimentCancelledError(`experiment ${id} was cancelled at step ${step}`);
+        // Workers that came up during the run join at a step boundary, up to workers.max.
+        if (members.length < spec.spec.workers.max && step > record.step && Date.now() >= joinCheckAt) {
+          joinCheckAt = Date.now() + this.joinCheckMs;
+          const joiners = (await this.deps.watcher.alive()).filter((w) => !members.includes(w)).slice(0, spec.spec.workers.max - members.length);
+          if (joiners.length > 0) {
+            members = [...members, ...joiners];
+            generation = await this.openGeneration(id, members, step, reports);
+            this.log(`${id}: ${joiners.join(', ')} joined at step ${step}; ${members.length} members`);
+          }
+        }
         this.phases.set(id, ExperimentPhase.Computing);
         try {
           const outcome = await driver.runStep({ experiment: id, generation, step, members }, microBatches, { enqueueNext: step + 1 < total });
@@ -153,6 +174,10 @@ export class ExperimentRunner {
       closeDriver?.(); // jobs enqueued ahead for a step that will not run are withdrawn
       await unsubscribe?.().catch(() => undefined);
     }
+  }
+
+  private get joinCheckMs(): number {
+    return this.options.joinCheckMs ?? 1000;
   }
 
   private get maxRestarts(): number {

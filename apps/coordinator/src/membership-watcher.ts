@@ -59,6 +59,11 @@ export class MembershipWatcher {
     }
   }
 
+  /** Ids of the workers alive now, by id. */
+  async alive(): Promise<string[]> {
+    return (await this.membership.alive()).map((w) => w.id);
+  }
+
   /** Members that are no longer alive. */
   async lost(members: readonly string[]): Promise<string[]> {
     const alive = new Set((await this.membership.alive()).map((w) => w.id));

@@ -329,6 +329,20 @@ export class ExperimentSession {
     for (const wake of waiters) wake();
   }
 
+  /**
+   * Takes a committed state transferred from a member (state-snapshot.ts): the
+   * parameters of `version` (the optimizer is loaded by the caller) and the counters.
+   */
+  restoreCommitted(params: NamedArrays, version: number, counters: { skipped: number; clipped: number }): void {
+    this.params = params;
+    this.version = version;
+    this.counters.skipped = counters.skipped;
+    this.counters.clipped = counters.clipped;
+    this.prepared = undefined;
+    if (!this.lazyNet) this.loadNet(params);
+    this.wake();
+  }
+
   /** Throws the staged update away and restores the optimizer's slots (an abort, a new generation). */
   rollback(): void {
     if (!this.stagedUpdate) return;

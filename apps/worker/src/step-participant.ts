@@ -60,7 +60,7 @@
  * The state machine of a worker in an experiment — {@link MemberPhase}.
  */
 import type { NamedArrays } from '@unroll/bptt';
-import { PeerDeadlineError, type Collective } from '@unroll/collective';
+import { PeerDeadlineError, type Collective, type StateSnapshot, type StateSource } from '@unroll/collective';
 import { acceptedDigest, traceEvent, type AcceptedJob, type CompletedWindow, type ControlBus, type ControlMessage, type ExperimentStore, type WindowResult } from '@unroll/cluster';
 import { checkpointDue, type CheckpointWriter } from './checkpoint-writer';
 import { MissingContributionError, type ExperimentSession } from './experiment-session';
@@ -98,6 +98,10 @@ export type ReportMessage = Extract<ControlMessage, { type: 'report' }>;
 export interface CollectiveProvider {
   /** The collective of `members` (rank = index) in which this worker is `members[rank]`. */
   forMembers(experiment: string, members: readonly string[], rank: number): Promise<Collective>;
+  /** Serves the committed state of this worker's experiments to joining members (absent: joiners are refused). */
+  serveState?(source: StateSource): void;
+  /** The committed state of `experiment` at `step`, from one of the members `from` (absent: this worker cannot join a run in progress). */
+  fetchState?(experiment: string, generation: number, step: number, from: readonly string[]): Promise<StateSnapshot>;
 }
 
 export interface ParticipantContext {

@@ -36,6 +36,7 @@ import type { ControlBus, ControlMessage, ExperimentStore, HiddenStateStore, Mem
 import { CheckpointWriter } from './checkpoint-writer';
 import { CLUSTER_CHANNEL, announcedExperiment } from './cluster-channel';
 import { ExperimentSession } from './experiment-session';
+import { restoreSnapshot, snapshotOf } from './state-snapshot';
 import { StepParticipant, type CollectiveProvider } from './step-participant';
 import { InlineWindowCompute, ThreadWindowCompute, type WindowCompute } from './window-compute';
 import { executeWindow } from './window-executor';
@@ -120,6 +121,13 @@ export class WorkerNode {
     private readonly options: WorkerNodeOptions,
   ) {
     this.checkpoints = new CheckpointWriter(options.checkpointDir, deps.states);
+    // Joiners of a run in progress fetch the committed state of an experiment from a member (state-snapshot.ts).
+    deps.collectives.serveState?.({
+      snapshot: async (experiment) => {
+        const h = this.loaded.get(experiment);
+        return h && h.participant.rank >= 0 ? snapshotOf(h.session, h.participant.generation) : undefined;
+      },
+    });
     this.compute = options.compute === 'thread' ? new ThreadWindowCompute({ backend: options.info.backend, dataRoot: options.dataRoot, traceAs: `${options.info.id}-compute` }) : new InlineWindowCompute();
   }
 
@@ -191,11 +199,26 @@ export class WorkerNode {
     await this.releaseFinished(id);
     const record = await this.deps.experiments.get(id);
     if (!record) throw new Error(`experiment ${id} does not exist`);
-    if (record.step > 0) {
-      throw new Error(`experiment ${id} is at step ${record.step}; joining a run in progress needs its parameters from a member (state transfer), which this worker does not do yet`);
-    }
     const session = ExperimentSession.load(id, record.specYaml, this.options.dataRoot);
     session.lazyNet = this.options.compute === 'thread';
+    if (record.step > 0) {
+      // Joining a run in progress (a generation that names this worker, opened after step 0):
+      // the committed parameters and optimizer state of the record's step come from a member.
+      const from = record.members.filter((m) => m !== this.id);
+      if (!record.members.includes(this.id) || from.length === 0 || !this.deps.collectives.fetchState) {
+        session.dispose();
+        throw new Error(`experiment ${id} is at step ${record.step} and this worker is not a member of its generation ${record.generation}: it joins when the coordinator takes it in`);
+      }
+      try {
+        const t0 = performance.now();
+        const snapshot = await this.deps.collectives.fetchState(id, record.generation, record.step, from);
+        restoreSnapshot(session, snapshot);
+        this.log(`took the state of ${id} at step ${snapshot.step} from a member (${snapshot.tensors.length} tensors, ${((performance.now() - t0) / 1000).toFixed(2)} s)`);
+      } catch (e) {
+        session.dispose();
+        throw e;
+      }
+    }
     const participant = new StepParticipant(session, {
       workerId: this.id,
       bus: this.deps.bus,
