@@ -4,7 +4,7 @@
   "targets": [
     {
       "target_name": "unroll_kernels",
-      "sources": ["csrc/unroll_kernels.cc", "csrc/unroll_head.cc", "csrc/addon.cc"],
+      "sources": ["csrc/unroll_kernels.cc", "csrc/unroll_head.cc", "csrc/addon.cc", "csrc/allocator.cc"],
       "include_dirs": [
         "csrc",
         "<!@(node -p \"require('./scripts/openblas').includeDirs().join(' ')\")"

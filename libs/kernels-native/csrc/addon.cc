@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "allocator.h"
 #include "unroll_kernels.h"
 
 namespace {
@@ -420,6 +421,8 @@ NAPI_MODULE_INIT() {
       {"getNumThreads", nullptr, guarded<get_num_threads>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"savedLength", nullptr, guarded<saved_length>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"info", nullptr, guarded<info_fn>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"tuneMalloc", nullptr, unroll_tune_malloc, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"mallocIsMapped", nullptr, unroll_malloc_is_mapped, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

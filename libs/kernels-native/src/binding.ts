@@ -18,6 +18,10 @@ export interface NativeBinding {
   getNumThreads(): number;
   savedLength(cell: number, T: number, B: number, H: number): number;
   info(): { blas: string; avx2: boolean };
+  /** mallopt(M_MMAP_THRESHOLD) and mallopt(M_TRIM_THRESHOLD); which calls glibc accepted (csrc/allocator.cc). */
+  tuneMalloc(mmapThreshold: number, trimThreshold: number): { glibc: boolean; mmap: boolean; trim: boolean };
+  /** Whether a malloc of `bytes` is served by its own mmap now; null where that cannot be told. */
+  mallocIsMapped(bytes: number): boolean | null;
 }
 
 type F32 = Float32Array;

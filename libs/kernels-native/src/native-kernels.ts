@@ -148,6 +148,12 @@ export function availableCores(): number {
 
 let cached: NativeLoad | undefined;
 
+/** The addon module (cached by require); sets OMP_WAIT_POLICY first, see {@link loadNativeKernels}. Throws when it cannot load. */
+export function requireAddon(): NativeBinding {
+  if (!process.env.OMP_WAIT_POLICY) process.env.OMP_WAIT_POLICY = 'PASSIVE';
+  return require(addonPath()) as NativeBinding;
+}
+
 /**
  * Loads the addon once per process and sets its BLAS threads (default: the cores
  * available). Never throws: a missing or broken addon is a reason, not an error.
@@ -164,8 +170,7 @@ export function loadNativeKernels(opts: { threads?: number } = {}): NativeLoad {
       cached = { ok: false, reason: 'disabled by UNROLL_NATIVE=0' };
     } else {
       try {
-        if (!process.env.OMP_WAIT_POLICY) process.env.OMP_WAIT_POLICY = 'PASSIVE';
-        const kernels = new NativeKernels(require(addonPath()) as NativeBinding);
+        const kernels = new NativeKernels(requireAddon());
         kernels.setThreads(availableCores());
         const i = kernels.info();
         cached = { ok: true, kernels, detail: `${i.blas.split(' ').slice(0, 2).join(' ')}, ${i.avx2 ? 'AVX2' : 'baseline'} gate loops` };
