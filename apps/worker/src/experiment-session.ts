@@ -33,7 +33,7 @@ import {
   type Optimizer,
   type OptimizerState,
 } from '@unroll/bptt';
-import { Rng, tf, type NetworkState, type RecurrentNetwork } from '@unroll/models';
+import { directions, hasCellState, Rng, tf, type NetworkState, type RecurrentNetwork } from '@unroll/models';
 import { parseSpec, type ExperimentSpec } from '@unroll/spec';
 import { stagingCopy, type StagedUpdate } from './staged-update';
 import { unpackState } from './hidden-state-layout';
@@ -145,8 +145,9 @@ export class ExperimentSession {
   stateAt(first: number, count: number, step: number, stored: Float32Array[] | undefined): NetworkState {
     if (this.schedule.windowAt(step).index === 0) return this.net.zeroState(count);
     if (!stored) throw new SessionError(`experiment ${this.id}: no hidden state stored for streams [${first}, ${first + count}) at step ${step}`);
+    // The network's own state layout (zeroState): layers × directions entries, a cell state where the cell has one (LSTM variants, ConvLSTM).
     const cfg = this.net.config;
-    return unpackState(stored, { layers: cfg.layers, hidden: cfg.hidden, withCell: cfg.cell.kind === 'lstm', streams: count }, `hidden state of streams [${first}, ${first + count}) at step ${step}`);
+    return unpackState(stored, { layers: cfg.layers * directions(cfg), hidden: cfg.hidden, withCell: hasCellState(cfg.cell), streams: count }, `hidden state of streams [${first}, ${first + count}) at step ${step}`);
   }
 
   /**
