@@ -94,6 +94,8 @@ export class ExperimentSession {
   private netParams: NamedArrays | undefined;
   /** Copies taken ahead of the next staging (prepareStaging), for the version they were taken at. */
   private prepared: PreparedStaging | undefined;
+  /** The rollback copy of the optimizer of the last committed update: nobody reads it any more, the next one is copied into it. */
+  private spareOptimizerState: OptimizerState | undefined;
   private waiters: Array<() => void> = [];
   /** Hidden-state writes of the jobs run, by `${generation}:${step}`, not yet flushed (trackWrite). */
   private readonly writes = new Map<string, Array<Promise<unknown>>>();
@@ -289,9 +291,10 @@ export class ExperimentSession {
     if (this.stagedUpdate || this.prepared?.version === this.version) return;
     this.prepared = {
       version: this.version,
-      optimizerBefore: this.optimizer.state(),
+      optimizerBefore: this.optimizer.state(this.spareOptimizerState),
       params: stagingCopy(this.params),
     };
+    this.spareOptimizerState = undefined;
   }
 
   /** The copies prepared for staging at the current version, handed out once; undefined when none are valid. */
@@ -318,6 +321,7 @@ export class ExperimentSession {
     }
     this.stagedUpdate = undefined;
     this.params = s.params;
+    this.spareOptimizerState = s.optimizerBefore;
     // With the compute thread the network's variables are never computed with here: they follow lazily (loadNet).
     if (!this.lazyNet) this.loadNet(this.params);
     if (s.skipped) this.counters.skipped++;

@@ -3,44 +3,25 @@
  * out bit for bit — parameters, optimizer slots and step count, counters, version —
  * and a snapshot that does not fit the joiner's network is refused with a clear error.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { StateSnapshot } from '@unroll/collective';
 import { selectBackend } from '@unroll/models';
 import { ExperimentSession } from './experiment-session';
+import { sessionWorkspace, tinySessionSpec } from './testing/session-fixture';
 import { beginUpdate } from './staged-update';
 import { restoreSnapshot, snapshotOf, StateSnapshotError } from './state-snapshot';
 
-const SPEC = `apiVersion: unroll/v1
-kind: Experiment
-metadata: {name: snap}
-spec:
-  seed: 3
-  backend: cpu
-  data: {dataset: text, path: corpus.txt, validationFraction: 0.1}
-  model: {cell: gru, embedding: 4, hidden: 6, layers: 2}
-  tbptt: {streams: 4, window: 5, microBatch: 2}
-  loss: cross-entropy
-  optimizer: {name: adam, lr: 0.01}
-  steps: 10
-`;
+const SPEC = tinySessionSpec({ name: 'snap', seed: 3, cell: 'gru', layers: 2 });
 
 const bits = (m: ReadonlyMap<string, Float32Array>): string[] => [...m].map(([k, v]) => `${k}:${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}`);
 
 describe('state snapshot for a joining worker', () => {
-  let dir: string;
-  let dataRoot: string;
+  const { dataRoot, remove } = sessionWorkspace('the quick brown fox jumps over the lazy dog. '.repeat(20));
 
   beforeAll(async () => {
     await selectBackend('cpu');
-    dir = mkdtempSync(path.join(tmpdir(), 'unroll-snapshot-'));
-    dataRoot = path.join(dir, 'data');
-    mkdirSync(dataRoot);
-    writeFileSync(path.join(dataRoot, 'corpus.txt'), 'the quick brown fox jumps over the lazy dog. '.repeat(20));
   });
 
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => remove());
 
   /** A member at version 2 (two committed updates), with counters, and — optionally — an update of step 2 staged. */
   function member(staged: boolean): ExperimentSession {

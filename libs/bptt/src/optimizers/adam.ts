@@ -6,7 +6,7 @@
  */
 import type { NamedArrays } from '../gradients';
 import type { Optimizer, OptimizerState } from './optimizer';
-import { OptimizerStateError } from './optimizer';
+import { copySlot, OptimizerStateError } from './optimizer';
 
 export interface AdamOptions {
   lr: number;
@@ -69,10 +69,10 @@ export class Adam implements Optimizer {
     }
   }
 
-  state(): OptimizerState {
+  state(reuse?: OptimizerState): OptimizerState {
     const slots: NamedArrays = new Map();
-    for (const [name, a] of this.m) slots.set(`exp_avg.${name}`, Float32Array.from(a));
-    for (const [name, a] of this.v) slots.set(`exp_avg_sq.${name}`, Float32Array.from(a));
+    for (const [name, a] of this.m) slots.set(`exp_avg.${name}`, copySlot(a, `exp_avg.${name}`, reuse));
+    for (const [name, a] of this.v) slots.set(`exp_avg_sq.${name}`, copySlot(a, `exp_avg_sq.${name}`, reuse));
     return { slots, meta: { optimizer: 'adam', step: this.t } };
   }
 

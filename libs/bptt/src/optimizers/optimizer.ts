@@ -16,8 +16,23 @@ export interface Optimizer {
   readonly name: string;
   /** Updates `params` in place from `grads`. */
   step(params: NamedArrays, grads: NamedArrays): void;
-  state(): OptimizerState;
+  /**
+   * A copy of the slots and scalars. With `reuse`, a state this optimizer gave
+   * before that nobody reads any more: its arrays are overwritten and returned where
+   * the sizes match (no fresh megabytes per step for a rollback copy).
+   */
+  state(reuse?: OptimizerState): OptimizerState;
   load(state: OptimizerState): void;
+}
+
+/** `a` copied into `reuse`'s array of slot `key` when it has the size, else into a fresh one. */
+export function copySlot(a: Float32Array, key: string, reuse: OptimizerState | undefined): Float32Array {
+  const into = reuse?.slots.get(key);
+  if (into && into.length === a.length) {
+    into.set(a);
+    return into;
+  }
+  return Float32Array.from(a);
 }
 
 export class OptimizerStateError extends Error {

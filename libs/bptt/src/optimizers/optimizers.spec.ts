@@ -238,6 +238,32 @@ describe.each([
   });
 });
 
+describe.each([
+  ['sgd', () => new Sgd({ lr: 0.05, momentum: 0.9 })],
+  ['adam', () => new Adam({ lr: 0.01 })],
+] as Array<[string, () => Optimizer]>)('%s state(reuse)', (_name, make) => {
+  it('copies into the arrays of a state it gave before (same bytes as a fresh copy), and never into a state of another size', () => {
+    const o = make();
+    const p = cloneArrays(INITIAL);
+    o.step(p, GRADS[0]);
+    const old = o.state();
+    o.step(p, GRADS[1]);
+    const fresh = o.state();
+    const reused = o.state(old);
+    expect(sameBits(reused.slots, fresh.slots)).toBe(true);
+    expect(reused.meta).toEqual(fresh.meta);
+    for (const [key, a] of reused.slots) expect(a).toBe(old.slots.get(key)); // the same arrays, overwritten
+    // Taking a state later leaves an earlier one alone unless it is handed in.
+    o.step(p, GRADS[2]);
+    expect(sameBits(o.state().slots, reused.slots)).toBe(false);
+    expect(sameBits(fresh.slots, reused.slots)).toBe(true);
+    // A state whose arrays do not fit is not written into.
+    const small: OptimizerState = { slots: new Map([...old.slots].map(([k]) => [k, new Float32Array(1)])), meta: old.meta };
+    const next = o.state(small);
+    for (const [key, a] of next.slots) expect(a).not.toBe(small.slots.get(key));
+  });
+});
+
 describe('optimizer state checks', () => {
   const adamState = (): OptimizerState => {
     const a = new Adam({ lr: 0.01 });

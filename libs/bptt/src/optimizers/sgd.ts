@@ -6,7 +6,7 @@
  *   p ← p − lr·g
  */
 import type { NamedArrays } from '../gradients';
-import { OptimizerStateError, type Optimizer, type OptimizerState } from './optimizer';
+import { copySlot, OptimizerStateError, type Optimizer, type OptimizerState } from './optimizer';
 
 export interface SgdOptions {
   lr: number;
@@ -46,9 +46,9 @@ export class Sgd implements Optimizer {
     this.steps++;
   }
 
-  state(): OptimizerState {
+  state(reuse?: OptimizerState): OptimizerState {
     const slots: NamedArrays = new Map();
-    for (const [name, b] of this.buffers) slots.set(`momentum_buffer.${name}`, Float32Array.from(b));
+    for (const [name, b] of this.buffers) slots.set(`momentum_buffer.${name}`, copySlot(b, `momentum_buffer.${name}`, reuse));
     return { slots, meta: { optimizer: 'sgd', step: this.steps } };
   }
 
