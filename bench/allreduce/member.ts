@@ -7,6 +7,11 @@
  * runs while another is still filling); ← {iterate, step} → {done, step, ms, maxError};
  * finally ← {exit}.
  *
+ * Allocator: every member, whatever its transport, calls tuneAllocator()
+ * (@unroll/kernels-native: glibc mmap/trim thresholds, as a worker does) before
+ * anything else, unless ALLREDUCE_ALLOCATOR=glibc (glibc's defaults, for A/B runs);
+ * what it did goes to the parent in `listening`.
+ *
  * Member r fills x[i] = (r+1)·((i mod 1024) − 512)/512 before each timed
  * iteration (untimed); every partial sum is exact in float32, so each transport's
  * result is checked bit-exact (maxError must be 0).
@@ -25,6 +30,7 @@ import {
   type ReducerKind,
   type RingPeer,
 } from '@unroll/collective';
+import { tuneAllocator } from '@unroll/kernels-native';
 import { ParameterServer, ParameterServerWorker, PARAMETER_SERVER_SERVICE } from './grpc-parameter-server';
 import { TcpReceiveEdge, TcpSendEdge, dialTcp, listenTcp } from './tcp-ring-edges';
 
@@ -35,7 +41,7 @@ type FromParent =
   | { type: 'iterate'; step: number }
   | { type: 'exit' };
 export type FromMember =
-  | { type: 'listening'; address: string }
+  | { type: 'listening'; address: string; allocator: string }
   | { type: 'ready' }
   | { type: 'prepared' }
   | { type: 'done'; step: number; ms: number; cpuMs: number; maxError: number }
@@ -47,6 +53,7 @@ const size = Number(sizeArg);
 const chunkBytes = Number(process.env.ALLREDUCE_CHUNK_BYTES ?? RING_TRANSPORT_DEFAULTS.chunkBytes);
 const chunkElements = chunkBytes / 4;
 const send = (m: FromMember): void => void process.send?.(m);
+const allocator = process.env.ALLREDUCE_ALLOCATOR === 'glibc' ? { applied: false, detail: 'glibc defaults (ALLREDUCE_ALLOCATOR=glibc)' } : tuneAllocator();
 
 /**
  * ALLREDUCE_PROFILE_TIMED=dir: a V8 CPU profile of each timed all-reduce only
@@ -149,7 +156,7 @@ async function main(): Promise<void> {
   const member = await setUp();
   let reduce: Reduce | undefined;
   let data: Float32Array = new Float32Array(0);
-  send({ type: 'listening', address: member.address });
+  send({ type: 'listening', address: member.address, allocator: allocator.detail });
   process.on('message', (m: FromParent) => {
     void (async () => {
       if (m.type === 'peers') {

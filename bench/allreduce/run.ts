@@ -17,6 +17,10 @@
  * Options: --sizes=4,16,64 --members=2,3,4 --reducer=inline|worker
  *          --transports=grpc-ring,tcp-ring,grpc-ps --out=path (default RESULTS.md)
  *          --no-reducer-comparison
+ *          --allocator=tuned|glibc  every member calls tuneAllocator() (tuned, the
+ *              default) or keeps glibc's defaults (see member.ts)
+ *          --allocator-ab  also run every group with the other allocator setting,
+ *              back to back (order alternating), and add an A/B table
  * Environment: ALLREDUCE_CHUNK_BYTES (chunk size), ALLREDUCE_CPU_PROF_DIR (whole-process
  * profiles of the members), ALLREDUCE_PROFILE_TIMED (profiles of the timed all-reduces
  * only; see member.ts), ALLREDUCE_NODE_ARGS (extra node flags for the members).
@@ -35,6 +39,11 @@ const groups = arg('members', '2,3,4').split(',').map(Number);
 const transports = arg('transports', 'grpc-ring,tcp-ring,grpc-ps').split(',') as Transport[];
 const reducer = arg('reducer', 'inline');
 const out = arg('out', path.join(__dirname, 'RESULTS.md'));
+type Allocator = 'tuned' | 'glibc';
+const allocator = arg('allocator', 'tuned') as Allocator;
+if (allocator !== 'tuned' && allocator !== 'glibc') throw new Error(`--allocator must be tuned or glibc, got ${String(allocator)}`);
+const otherAllocator: Allocator = allocator === 'tuned' ? 'glibc' : 'tuned';
+const allocatorAb = process.argv.includes('--allocator-ab');
 
 /** Warm-up iterations (JIT, connection set-up), then timed ones; fewer for 64 MB to stay within the time budget. */
 const iterationsFor = (mb: number): { warmup: number; timed: number } => (mb >= 64 ? { warmup: 1, timed: 3 } : { warmup: 1, timed: 5 });
@@ -65,6 +74,9 @@ interface Row {
   cpuMs: number;
   /** Median over iterations of the cores used by other processes meanwhile: (machine busy − members' CPU) / wall time. */
   othersCores: number;
+  allocator: Allocator;
+  /** What rank 0's tuneAllocator() reported. */
+  allocatorDetail: string;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -80,12 +92,14 @@ function machineBusyMs(): number {
   }
 }
 
-async function runGroup(transport: Transport, n: number, mb: number, reducer: string): Promise<Row> {
+async function runGroup(transport: Transport, n: number, mb: number, reducer: string, alloc: Allocator = allocator): Promise<Row> {
   const script = path.join(__dirname, 'member.ts');
-  const children = Array.from({ length: n }, (_, rank) => new Child(fork(script, [transport, String(rank), String(n), reducer], { execArgv: ['--require', 'tsx/cjs', ...(process.env.ALLREDUCE_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ALLREDUCE_CPU_PROF_DIR}`] : []), ...(process.env.ALLREDUCE_NODE_ARGS?.split(' ').filter(Boolean) ?? [])] })));
+  const env = { ...process.env, ALLREDUCE_ALLOCATOR: alloc };
+  const children = Array.from({ length: n }, (_, rank) => new Child(fork(script, [transport, String(rank), String(n), reducer], { env, execArgv: ['--require', 'tsx/cjs', ...(process.env.ALLREDUCE_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ALLREDUCE_CPU_PROF_DIR}`] : []), ...(process.env.ALLREDUCE_NODE_ARGS?.split(' ').filter(Boolean) ?? [])] })));
   try {
     const listening = await Promise.all(children.map((c) => c.next()));
     const peers = listening.map((m, rank) => ({ rank, address: m.type === 'listening' ? m.address : '' }));
+    const allocatorDetail = listening[0].type === 'listening' ? listening[0].allocator : '';
     children.forEach((c) => c.process.send({ type: 'peers', peers }));
     await Promise.all(children.map((c) => c.next()));
     const { warmup, timed } = iterationsFor(mb);
@@ -113,7 +127,7 @@ async function runGroup(transport: Transport, n: number, mb: number, reducer: st
       }
     }
     const medianMs = median(times);
-    return { transport, reducer, members: n, mb, medianMs, algbw: mb / (medianMs / 1000), cpuMs: median(cpus), othersCores: median(others) };
+    return { transport, reducer, members: n, mb, medianMs, algbw: mb / (medianMs / 1000), cpuMs: median(cpus), othersCores: median(others), allocator: alloc, allocatorDetail };
   } finally {
     if (process.env.ALLREDUCE_CPU_PROF_DIR) {
       // Let the members exit normally so that --cpu-prof writes their profiles.
@@ -127,12 +141,20 @@ async function main(): Promise<void> {
   const started = Date.now();
   const loadAtStart = os.loadavg()[0];
   const rows: Row[] = [];
+  const abPairs: Array<[Row, Row]> = [];
   for (const n of groups) {
     for (const mb of sizes) {
       for (const transport of transports) {
-        const row = await runGroup(transport, n, mb, reducer);
-        rows.push(row);
-        console.log(`${transport.padEnd(9)} N=${n} ${String(mb).padStart(2)} MB  median ${row.medianMs.toFixed(1).padStart(7)} ms  algbw ${row.algbw.toFixed(0).padStart(5)} MB/s  cpu(all members) ${row.cpuMs.toFixed(0).padStart(6)} ms  others ${row.othersCores.toFixed(2)} cores`);
+        // With --allocator-ab the other setting runs back to back, first on every other group.
+        const order: Allocator[] = !allocatorAb ? [allocator] : abPairs.length % 2 === 0 ? [allocator, otherAllocator] : [otherAllocator, allocator];
+        const pair: Partial<Record<Allocator, Row>> = {};
+        for (const alloc of order) {
+          const row = await runGroup(transport, n, mb, reducer, alloc);
+          pair[alloc] = row;
+          console.log(`${transport.padEnd(9)} N=${n} ${String(mb).padStart(2)} MB  ${alloc.padEnd(5)}  median ${row.medianMs.toFixed(1).padStart(7)} ms  algbw ${row.algbw.toFixed(0).padStart(5)} MB/s  cpu(all members) ${row.cpuMs.toFixed(0).padStart(6)} ms  others ${row.othersCores.toFixed(2)} cores`);
+        }
+        rows.push(pair[allocator] as Row);
+        if (allocatorAb) abPairs.push([pair[allocator] as Row, pair[otherAllocator] as Row]);
       }
     }
   }
@@ -154,6 +176,7 @@ async function main(): Promise<void> {
     `Command: \`npx tsx bench/allreduce/run.ts${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}\``,
     `Date: ${new Date().toISOString()}`,
     `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, nproc ${os.availableParallelism()}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, node ${process.version}, loopback; all N processes share these cores.`,
+    `Allocator: ${allocator === 'tuned' ? 'every member (all transports) calls tuneAllocator() from @unroll/kernels-native' : "glibc's defaults"} — rank 0 of the first group reported: ${rows[0]?.allocatorDetail ?? '–'}.`,
     `Reducer: ${reducer}. Chunk 1 MiB, bucket 4 MiB, gRPC client flow-control window 16 MiB. Median of ${iterationsFor(16).timed} timed iterations (${iterationsFor(64).timed} at 64 MB) after warm-up; an iteration's time is the slowest member's. MB = 2^20 bytes; algbw = S / time.`,
     `Total wall time: ${((Date.now() - started) / 1000).toFixed(0)} s. Load average (1 min) at start ${loadAtStart.toFixed(2)}, at end ${os.loadavg()[0].toFixed(2)}; cores used by other processes during the timed iterations (/proc/stat), median over all groups ${median(rows.map((r) => r.othersCores)).toFixed(2)} of ${os.availableParallelism()} — other work on the machine skews the numbers.`,
     '',
@@ -189,6 +212,18 @@ async function main(): Promise<void> {
   if (reducerRows.length) {
     lines.push('', `Reducer comparison, gRPC ring, 16 MB (each pair run back to back):`, '', `| N | ${reducer} ms | ${other} ms |`, '|---|---|---|');
     for (const [a, b] of reducerRows) lines.push(`| ${a.members} | ${a.medianMs.toFixed(1)} | ${b.medianMs.toFixed(1)} |`);
+  }
+  if (abPairs.length) {
+    lines.push(
+      '',
+      `Allocator A/B (each group run with ${allocator} and ${otherAllocator} back to back, the order alternating from group to group): median wall ms and CPU ms of all members, and the cores others used:`,
+      '',
+      `| transport | N | size | ${allocator} ms | ${otherAllocator} ms | ${allocator} CPU | ${otherAllocator} CPU | CPU ${allocator} / ${otherAllocator} | others (${allocator} / ${otherAllocator}) |`,
+      '|---|---|---|---|---|---|---|---|---|',
+    );
+    for (const [a, b] of abPairs) {
+      lines.push(`| ${a.transport} | ${a.members} | ${a.mb} MB | ${a.medianMs.toFixed(1)} | ${b.medianMs.toFixed(1)} | ${a.cpuMs.toFixed(0)} | ${b.cpuMs.toFixed(0)} | ${(a.cpuMs / b.cpuMs).toFixed(2)} | ${a.othersCores.toFixed(2)} / ${b.othersCores.toFixed(2)} |`);
+    }
   }
   // Hand-written analysis below the marker survives a re-run.
   const previous = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';

@@ -11,7 +11,7 @@
  *
  * tuneMalloc(mmapThreshold, trimThreshold) → { glibc, mmap, trim }: whether this is
  * glibc, and whether each mallopt call was accepted (glibc refuses an mmap
- * threshold above HEAP_MAX_SIZE / 2, 32 MiB on 64-bit).
+ * threshold above its own maximum).
  * mallocIsMapped(bytes) → true/false: whether a malloc of `bytes` right now is
  * served by its own mmap (mallinfo2().hblks grows while it is held); null where
  * that cannot be told (not glibc ≥ 2.33). For tests and diagnostics.
