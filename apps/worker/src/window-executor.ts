@@ -2,8 +2,10 @@
  * One window job on a worker (DESIGN "One training step", step 3):
  *
  *   1. fence: refuse a job whose generation is not the experiment record's current
- *      one (an older generation's work is thrown away, invariant 4), and a job of a
- *      generation this worker is not a member of (its gradient could not be reduced);
+ *      one (an older generation's work is thrown away, invariant 4), and hand back a
+ *      job of a generation this worker is not a member of (its gradient could not be
+ *      reduced; WindowJobElsewhereError: the queue offers it to another worker
+ *      without using an attempt);
  *   2. wait until the local parameters are at version `step` (commits are applied
  *      in order; a lost commit message is healed from the record; a newer
  *      generation ends the wait: the job is refused);
@@ -27,7 +29,7 @@
  * a job counts once however many times and wherever it ran.
  */
 import type { NamedArrays } from '@unroll/bptt';
-import { traceEvent, type ExperimentStore, type HiddenStateStore, type WindowJob, type WindowResult } from '@unroll/cluster';
+import { traceEvent, WindowJobElsewhereError, type ExperimentStore, type HiddenStateStore, type WindowJob, type WindowResult } from '@unroll/cluster';
 import type { ExperimentSession } from './experiment-session';
 import { packState } from './hidden-state-layout';
 import { InlineWindowCompute, type WindowCompute } from './window-compute';
@@ -74,7 +76,8 @@ export async function executeWindow(ctx: WindowExecutorContext, job: WindowJob):
   const record = await ctx.experiments.get(job.experiment);
   if (!record) throw new WindowJobRefusedError(`${where}: experiment does not exist`);
   if (job.generation !== record.generation) throw new WindowJobRefusedError(`${where}: generation ${job.generation} is not the experiment's current generation ${record.generation}`);
-  if (!record.members.includes(ctx.workerId)) throw new WindowJobRefusedError(`${where}: worker ${ctx.workerId} is not a member of generation ${record.generation} (${record.members.join(', ')})`);
+  // A member must run it: the queue offers it again without using an attempt (a cluster may have more workers than the ring).
+  if (!record.members.includes(ctx.workerId)) throw new WindowJobElsewhereError(`${where}: worker ${ctx.workerId} is not a member of generation ${record.generation} (${record.members.join(', ')})`);
 
   const session = await ctx.session(job.experiment);
   const plan = session.schedule.windowAt(job.step);

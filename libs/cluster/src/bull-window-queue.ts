@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { FlowProducer, Job, Queue, QueueEvents, Worker } from 'bullmq';
+import { DelayedError, FlowProducer, Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BullQueueOptions, ResolvedBullOptions, bullConnection, bullJobId, parseWindowBullId, resolveBullOptions } from './bull-connection';
-import { ClusterError, QueueClosedError, StepTimeoutError, StepWithdrawnError, WindowJobFailedError } from './cluster-errors';
+import { ClusterError, QueueClosedError, StepTimeoutError, StepWithdrawnError, WindowJobElsewhereError, WindowJobFailedError } from './cluster-errors';
 import { CompletedWindow, WindowJob, WindowQueue, WindowResult } from './interfaces';
 import { parseWindowJob, parseWindowResult, validateStepJobs, windowJobId } from './window-job';
 
@@ -43,7 +43,9 @@ const WINDOW_FAILURE = 'unroll-window-failure:';
  * 2. Workers' consume() loops take window jobs. Each holds a short lock it renews while
  *    the handler runs; a job whose worker died is moved back to wait by the stalled
  *    check and runs elsewhere. A handler that throws is retried `attempts` times with
- *    exponential backoff. A child's return value is kept by BullMQ on its parent.
+ *    exponential backoff — except with WindowJobElsewhereError (a worker outside the
+ *    job's ring): the job is delayed by its retryAfterMs and offered again, its
+ *    attempt not counted. A child's return value is kept by BullMQ on its parent.
  * 3. When the last child completes, BullMQ moves the parent to wait; a small Worker on
  *    the steps queue, inside the BullWindowQueue that called runStep (started by its
  *    first runStep), processes it: it returns the children's values in job order.
@@ -188,8 +190,19 @@ export class BullWindowQueue implements WindowQueue {
     if (this.closed) throw new QueueClosedError('consume on a closed BullWindowQueue');
     const worker = new Worker(
       this.windowsQueueName,
-      // The result is checked here, where a malformed one can be traced to its worker.
-      async (job: Job) => parseWindowResult(await handler(parseWindowJob(job.data)), `result of ${workerId}'s handler`),
+      async (job: Job, token?: string) => {
+        try {
+          // The result is checked here, where a malformed one can be traced to its worker.
+          return parseWindowResult(await handler(parseWindowJob(job.data)), `result of ${workerId}'s handler`);
+        } catch (e) {
+          // Another consumer's job: back to the queue (delayed) without using an attempt.
+          if (e instanceof WindowJobElsewhereError && token !== undefined) {
+            await job.moveToDelayed(Date.now() + e.retryAfterMs, token);
+            throw new DelayedError();
+          }
+          throw e;
+        }
+      },
       {
         connection: this.connection,
         prefix: this.opts.prefix,

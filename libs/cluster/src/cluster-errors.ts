@@ -36,6 +36,21 @@ export class WindowJobFailedError extends ClusterError {
   }
 }
 
+/**
+ * Thrown by a consumer's handler for a job that another consumer must run (this
+ * worker is not a member of the job's generation): the queue puts the job back, to be
+ * offered again after `retryAfterMs`, without using one of its attempts — a cluster
+ * with more workers than an experiment's ring must not fail the experiment's jobs.
+ */
+export class WindowJobElsewhereError extends ClusterError {
+  constructor(
+    message: string,
+    readonly retryAfterMs = 20,
+  ) {
+    super(message);
+  }
+}
+
 /** runStep did not finish within its timeoutMs. */
 export class StepTimeoutError extends ClusterError {
   constructor(readonly stepId: string, readonly timeoutMs: number) {

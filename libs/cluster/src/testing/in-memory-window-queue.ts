@@ -1,4 +1,4 @@
-import { QueueClosedError, StepTimeoutError, StepWithdrawnError, WindowJobFailedError } from '../cluster-errors';
+import { QueueClosedError, StepTimeoutError, StepWithdrawnError, WindowJobElsewhereError, WindowJobFailedError } from '../cluster-errors';
 import { CompletedWindow, WindowJob, WindowQueue, WindowResult } from '../interfaces';
 import { validateStepJobs, windowJobId } from '../window-job';
 
@@ -167,7 +167,15 @@ export class InMemoryWindowQueue implements WindowQueue {
       }
     } catch (error) {
       if (this.pending.get(p.id) !== p) return;
-      if (p.attemptsMade < this.attempts) {
+      if (error instanceof WindowJobElsewhereError) {
+        // Another consumer's job: offered again after retryAfterMs, the attempt not counted.
+        p.attemptsMade--;
+        setTimeout(() => {
+          if (this.pending.get(p.id) !== p) return;
+          this.ready.push(p);
+          this.dispatch();
+        }, error.retryAfterMs);
+      } else if (p.attemptsMade < this.attempts) {
         setTimeout(() => {
           if (this.pending.get(p.id) !== p) return;
           this.ready.push(p);

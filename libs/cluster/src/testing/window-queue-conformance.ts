@@ -3,7 +3,7 @@
  * several clients of one queue, as the coordinator and the workers (separate
  * processes) would. Factories should configure `attempts: 3` and a short backoff.
  */
-import { StepTimeoutError, WindowJobFailedError } from '../cluster-errors';
+import { StepTimeoutError, WindowJobElsewhereError, WindowJobFailedError } from '../cluster-errors';
 import { CompletedWindow, WindowJob, WindowQueue, WindowResult } from '../interfaces';
 import { sleep, useFixture, waitFor } from './conformance-helpers';
 
@@ -102,6 +102,24 @@ export function describeWindowQueueConformance(name: string, factory: () => Prom
       await expect(run).rejects.toBeInstanceOf(WindowJobFailedError);
       await expect(run).rejects.toThrow(/window job exp:1:0:2 failed .*boom: NaN in forward/);
       expect(failing).toBe(ATTEMPTS);
+      await waitFor(async () => (await fixture().leftoverJobs()).length === 0, 'no jobs left');
+    });
+
+    it('a job handed back with WindowJobElsewhereError goes to another consumer without using an attempt, however often', async () => {
+      // "outsider" takes every job it can and hands each back (it is not in the ring) more often than there are attempts.
+      let handedBack = 0;
+      await (await fixture().open()).consume('outsider', async (job) => {
+        handedBack++;
+        throw new WindowJobElsewhereError(`worker outsider is not a member for ${job.firstStream}`, 5);
+      });
+      await sleep(100);
+      await (await fixture().open()).consume('member', async (job) => {
+        await sleep(30);
+        return result(job, 'member');
+      });
+      const results = await coordinator.runStep(step(4), { timeoutMs: 20_000 });
+      expect(results.map((r) => r.worker)).toEqual(['member', 'member', 'member', 'member']);
+      expect(handedBack).toBeGreaterThan(ATTEMPTS);
       await waitFor(async () => (await fixture().leftoverJobs()).length === 0, 'no jobs left');
     });
 
