@@ -3,7 +3,7 @@
  *
  *   unroll train <spec.yaml> [--steps N] [--out DIR] [--json]      train in one process
  *   unroll eval <spec.yaml> --checkpoint FILE [--input FILE] [--json]
- *   unroll up [--workers N] [--checkpoint-dir DIR] [--redis URL]          the local cluster
+ *   unroll up [--workers N] [--checkpoint-dir DIR] [--redis URL] [--run SPEC]   the local cluster
  *   unroll submit <spec.yaml> [--follow] [--json] [--redis URL]           train on the cluster
  *   unroll doctor [--redis URL] [--json]                                   backends, native kernel, Redis
  *
@@ -52,7 +52,8 @@ export async function main(argv: string[]): Promise<number> {
       .option('--data-root <dir>', 'data root of the workers (default: $UNROLL_DATA_ROOT or ./data)')
       .option('--backend <name>', 'compute backend of the workers: auto | cpu | wasm | tensorflow | tensorflow-gpu (default auto)')
       .option('--kernel <name>', 'window kernel of the workers: auto | native | tfjs (default: each spec’s, else auto)')
-      .option('--threads <n>', 'BLAS threads of each worker (default: $UNROLL_BLAS_THREADS, else the cores available / --workers)'),
+      .option('--threads <n>', 'BLAS threads of each worker (default: $UNROLL_BLAS_THREADS, else the cores available / --workers)')
+      .option('--run <spec>', 'submit this experiment once the cluster is up, follow it, score its final checkpoint, then stop (exit code: the experiment’s)'),
   ).action(async (flags) => {
     code = await upCommand(flags);
   });

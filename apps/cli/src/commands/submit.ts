@@ -6,15 +6,18 @@
  *      created or enqueued;
  *   2. create the experiment record (status queued, step 0) and queue its id for a
  *      coordinator; print the id;
- *   3. with --follow: print progress (step/total, loss) from the experiment's control
- *      channel — the loss of a step arrives with its 'reduce', the step is done at its
- *      'commit' — until the record says it ended: exit 0 on success, 1 otherwise.
+ *   3. with --follow: print progress (step/total, loss, tokens/s over the last 20
+ *      steps, ETA) from the experiment's control channel — the loss and token count
+ *      of a step arrive with its 'reduce', the step is done at its 'commit' — as
+ *      `unroll train` does (in place on a terminal; on a pipe every 5 s and the last
+ *      step), until the record says it ended: exit 0 on success, 1 otherwise.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { BullExperimentQueue, checkRedis, connectRedis, DEFAULT_PREFIX, RedisControlBus, RedisExperimentStore, type ControlMessage, type ExperimentRecord } from '@unroll/cluster';
 import { parseSpec } from '@unroll/spec';
 import { EXIT_FAILURE, EXIT_OK } from '../errors';
+import { formatDuration } from '../progress';
 
 export interface SubmitFlags {
   follow?: boolean;
@@ -25,6 +28,10 @@ export interface SubmitFlags {
 
 /** How often --follow reads the record for the end of the run. */
 const FOLLOW_POLL_MS = 500;
+/** --follow's tokens/s is over the last this many committed steps. */
+const RATE_WINDOW = 20;
+/** On a pipe, --follow prints a progress line this often (and the last step's). */
+const PIPE_EVERY_MS = 5000;
 
 export async function submitCommand(specFile: string, flags: SubmitFlags): Promise<number> {
   const specYaml = readFileSync(specFile, 'utf8');
@@ -40,14 +47,39 @@ export async function submitCommand(specFile: string, flags: SubmitFlags): Promi
     const experiments = new RedisExperimentStore(redis, { prefix });
     const total = spec.spec.steps;
     const losses = new Map<number, number>();
+    const tokens = new Map<number, number>();
+    // Commits seen (time, step), for tokens/s over the last RATE_WINDOW of them.
+    const commits: Array<{ t: number; step: number }> = [];
     const say = (line: string): void => void process.stderr.write(`${line}\n`);
     const onMessage = (m: ControlMessage): void => {
-      if (m.type === 'reduce' && m.count > 0) losses.set(m.step, m.lossSum / m.count);
+      if (m.type === 'reduce' && m.barrier !== true) {
+        tokens.set(m.step, m.count);
+        if (m.count > 0) losses.set(m.step, m.lossSum / m.count);
+      }
       if (m.type === 'commit' && !flags.json) {
+        if (commits.some((c) => c.step === m.step)) return; // a resent commit
+        commits.push({ t: performance.now(), step: m.step });
+        if (commits.length > RATE_WINDOW + 1) commits.shift();
         const loss = losses.get(m.step);
-        say(`step ${m.step + 1}/${total}${loss !== undefined ? `  loss ${loss.toFixed(4)}  bpc ${(loss / Math.LN2).toFixed(3)}` : ''}`);
+        const first = commits[0];
+        let counted = 0;
+        for (const c of commits.slice(1)) counted += tokens.get(c.step) ?? 0;
+        const rate = commits.length > 1 ? counted / ((performance.now() - first.t) / 1000) : undefined;
+        const eta = rate !== undefined && commits.length > 1 ? ` ETA ${formatDuration(((total - m.step - 1) * (performance.now() - first.t)) / 1000 / (commits.length - 1))}` : '';
+        const line = `step ${m.step + 1}/${total}${loss !== undefined ? `  loss ${loss.toFixed(4)}  bpc ${(loss / Math.LN2).toFixed(3)}` : ''}${rate !== undefined ? `  ${Math.round(rate).toLocaleString('en-US')} tok/s ${eta}` : ''}`;
+        // As unroll train's progress: rewritten in place on a terminal; on a pipe, a line every few seconds and the last step's.
+        const now = performance.now();
+        if (process.stderr.isTTY) {
+          process.stderr.write(`\r\x1b[2K${line}`);
+          open = true;
+        } else if (now - lastPrinted >= PIPE_EVERY_MS || m.step + 1 === total) {
+          say(line);
+          lastPrinted = now;
+        }
       }
     };
+    let open = false;
+    let lastPrinted = -Infinity;
     if (flags.follow) await bus.subscribe(id, onMessage);
 
     await experiments.create({ id, specYaml, status: 'queued', step: 0, generation: 0, members: [] });
@@ -62,6 +94,7 @@ export async function submitCommand(specFile: string, flags: SubmitFlags): Promi
       if (record && record.status !== 'queued' && record.status !== 'running') break;
       await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
     }
+    if (open) process.stderr.write('\n');
     const lastLoss = losses.get(record.step - 1);
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({ id, status: record.status, step: record.step, steps: total, loss: lastLoss ?? null, error: record.error ?? null })}\n`);

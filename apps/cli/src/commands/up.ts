@@ -1,6 +1,6 @@
 /**
  * `unroll up [--workers N] [--checkpoint-dir DIR] [--redis URL] [--prefix P]
- * [--data-root DIR] [--backend NAME] [--kernel NAME] [--threads N]`: the local
+ * [--data-root DIR] [--backend NAME] [--kernel NAME] [--threads N] [--run SPEC]`: the local
  * cluster, in one command. Each worker gets --kernel (when given) and --threads:
  * the flag, else UNROLL_BLAS_THREADS, else the cores this process may use (capped
  * by its cgroup's CPU limit) divided by the number of workers (at least 1), so N
@@ -16,13 +16,23 @@
  *   4. on SIGINT/SIGTERM: SIGTERM to every child, SIGKILL to those still alive after
  *      a grace period, stop the Redis it started, exit 0. A coordinator that exits by
  *      itself takes the whole cluster down (exit 1); a worker that exits is reported.
+ *
+ * With --run <spec.yaml> (what `npm start` does) the cluster is for that one
+ * experiment: the spec is checked before anything starts (a bad one exits 2); once
+ * every child is ready it is submitted and followed as `unroll submit --follow`
+ * does, then — if it succeeded — its final checkpoint is scored on the held-out data
+ * as `unroll eval` scores it; the cluster then stops, and the exit code is the
+ * experiment's (0 succeeded, 1 otherwise).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { checkRedis, connectRedis, DEFAULT_PREFIX, redactRedisUrl, usableCores, workerShare } from '@unroll/cluster';
-import { backendFlag, dataRoot, kernelFlag, positiveInt, threadsFlag } from '../context';
+import { runEvaluation } from '@unroll/bptt';
+import type { ExperimentSpec } from '@unroll/spec';
+import { backendFlag, dataRoot, kernelFlag, positiveInt, readSpec, threadsFlag } from '../context';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../errors';
+import { submitCommand } from './submit';
 
 export interface UpFlags {
   workers?: string;
@@ -33,6 +43,8 @@ export interface UpFlags {
   backend?: string;
   kernel?: string;
   threads?: string;
+  /** A spec to submit once the cluster is up; the cluster stops when it ends. */
+  run?: string;
 }
 
 /**
@@ -136,6 +148,8 @@ export async function upCommand(flags: UpFlags): Promise<number> {
   const checkpointDir = path.resolve(flags.checkpointDir ?? 'checkpoints');
   const root = dataRoot(flags.dataRoot);
   const prefix = flags.prefix ?? process.env.UNROLL_PREFIX ?? DEFAULT_PREFIX;
+  // A spec to run is checked before anything starts.
+  const runSpec = flags.run === undefined ? undefined : readSpec(flags.run);
 
   const children: Array<{ name: string; child: ChildProcess }> = [];
   const explicit = flags.redis ?? process.env.REDIS_URL;
@@ -175,7 +189,8 @@ export async function upCommand(flags: UpFlags): Promise<number> {
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
-        process.stderr.write(`${line}\n`);
+        // With --run the submit's progress line says how the run goes: the coordinator's line per step is left out.
+        if (!(flags.run !== undefined && name === 'coordinator' && / step \d+\/\d+ loss /.test(line))) process.stderr.write(`${line}\n`);
         if (/^unroll-(worker|coordinator): ready/.test(line) && ++ready === workers + 1 && !announced) {
           announced = true;
           say(
@@ -183,8 +198,14 @@ export async function upCommand(flags: UpFlags): Promise<number> {
               .slice(1)
               .map((c) => c.child.pid)
               .join(', ')}); redis ${redactRedisUrl(url)} prefix ${prefix}; data root ${root}; checkpoints in ${checkpointDir}/<experiment name>/. ` +
-              `Submit with: unroll submit <spec.yaml> --follow${flags.redis || redisChild ? ` --redis ${redactRedisUrl(url)}` : ''}${prefix !== DEFAULT_PREFIX ? ` --prefix ${prefix}` : ''}`,
+              (flags.run === undefined
+                ? `Submit with: unroll submit <spec.yaml> --follow${flags.redis || redisChild ? ` --redis ${redactRedisUrl(url)}` : ''}${prefix !== DEFAULT_PREFIX ? ` --prefix ${prefix}` : ''}`
+                : `running ${flags.run}`),
           );
+          if (flags.run !== undefined && runSpec !== undefined) void runOnce(flags.run, runSpec).then(finish, (e: unknown) => {
+            say(`${flags.run}: ${e instanceof Error ? e.message : String(e)}`);
+            finish(EXIT_FAILURE);
+          });
         }
       }
     });
@@ -210,6 +231,16 @@ export async function upCommand(flags: UpFlags): Promise<number> {
     return code;
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => finish(EXIT_OK));
+
+  /** --run: submit, follow to the end, score the final checkpoint. */
+  const runOnce = async (file: string, spec: ExperimentSpec): Promise<number> => {
+    const code = await submitCommand(file, { follow: true, redis: url, prefix });
+    if (code !== EXIT_OK) return code;
+    const checkpoint = path.join(checkpointDir, spec.metadata.name, `step-${String(spec.spec.steps).padStart(8, '0')}.safetensors`);
+    const result = await runEvaluation({ spec, dataRoot: root, checkpoint, backend: backend === 'auto' ? undefined : backend, kernel: { kernel, threads: threadsFlag(flags.threads), log: () => undefined } });
+    process.stderr.write(`validation ${spec.spec.data.dataset === 'text' ? 'bits/char' : 'bits/token'}: ${result.bitsPerToken.toFixed(3)}\ncheckpoint: ${path.relative(process.cwd(), checkpoint)}\n`);
+    return EXIT_OK;
+  };
 
   start('coordinator', COORDINATOR_BIN, []);
   for (let i = 0; i < workers; i++) start(`worker ${i}`, WORKER_BIN, ['--data-root', root, '--checkpoint-dir', checkpointDir, '--backend', backend, ...(kernel ? ['--kernel', kernel] : []), '--threads', String(threads)]);
