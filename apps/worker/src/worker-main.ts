@@ -18,7 +18,9 @@
  *                    max(1, floor(cores / N)) so they do not oversubscribe the
  *                    machine). OMP_WAIT_POLICY defaults to PASSIVE (idle OpenMP
  *                    threads sleep instead of spinning). Both are in the ready
- *                    line (libs/cluster worker-threads.ts)
+ *                    line (libs/cluster worker-threads.ts), as is the allocator:
+ *                    glibc's mmap/trim thresholds raised unless MALLOC_MMAP_THRESHOLD_
+ *                    or MALLOC_TRIM_THRESHOLD_ is set (libs/kernels-native allocator.ts)
  *   --compute thread|inline  where windows run (default thread: a worker_threads
  *                    thread with its own tfjs, so heartbeats, lock renewal and the
  *                    ring are served during a long window; inline: on the event
@@ -65,6 +67,7 @@ import {
   type WorkerThreads,
 } from '@unroll/cluster';
 import { RingServer } from '@unroll/collective';
+import { tuneAllocator } from '@unroll/kernels-native';
 import { kernelSelectionFromEnv } from '@unroll/bptt';
 import { selectKernel, selectBackend, type BackendName } from '@unroll/models';
 import { RingCollectives } from './ring-collectives';
@@ -143,6 +146,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   process.env.UNROLL_BLAS_THREADS = String(blas.threads);
   const ompWait = passiveOpenMp();
+  // Fresh megabytes (gRPC messages, gradients, staging copies) come from the heap instead of new mappings (libs/kernels-native allocator.ts).
+  const allocator = tuneAllocator();
   const backend = await selectBackend(backendName);
   // The kernel this worker runs without a spec saying otherwise: logged once, advertised.
   let kernel;
@@ -194,7 +199,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   await node.start();
   server.health.setStatus('', 'SERVING');
-  say(`ready: id ${id}, ring ${server.address}, backend ${backend.name} (${backend.detail}), kernel ${kernel.name} (BLAS threads ${blas.threads} from ${blas.source}, OMP_WAIT_POLICY ${ompWait}), redis ${redactRedisUrl(url)} prefix ${prefix}, compute ${compute}${throttleMs ? `, throttled ${throttleMs} ms per window` : ''}`);
+  say(`ready: id ${id}, ring ${server.address}, backend ${backend.name} (${backend.detail}), kernel ${kernel.name} (BLAS threads ${blas.threads} from ${blas.source}, OMP_WAIT_POLICY ${ompWait}), allocator ${allocator.applied ? 'tuned' : 'as is'} (${allocator.detail}), redis ${redactRedisUrl(url)} prefix ${prefix}, compute ${compute}${throttleMs ? `, throttled ${throttleMs} ms per window` : ''}`);
   await done;
   return 0;
 }
