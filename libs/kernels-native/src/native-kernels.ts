@@ -83,17 +83,19 @@ export class NativeKernels {
     this.binding.setNumThreads(n);
   }
 
-  allocForward(cell: NativeCell, d: NativeDims): NativeForwardOutputs {
+  /** The forward's outputs; `alloc` may hand out reused arrays (the kernel writes every value). */
+  allocForward(cell: NativeCell, d: NativeDims, alloc: (length: number) => Float32Array = (n) => new Float32Array(n)): NativeForwardOutputs {
     const n = d.T * d.B * d.H;
     const saved = this.binding.savedLength(NATIVE_CELLS[cell], d.T, d.B, d.H);
-    return { y: new Float32Array(n), c: cell === 'lstm' ? new Float32Array(n) : undefined, saved: saved ? new Float32Array(saved) : undefined };
+    return { y: alloc(n), c: cell === 'lstm' ? alloc(n) : undefined, saved: saved ? alloc(saved) : undefined };
   }
 
-  allocBackward(cell: NativeCell, d: NativeDims): NativeBackwardOutputs {
+  /** The backward's outputs; `allocWork` may hand out a reused array for dXProj (every value written), the rest are fresh. */
+  allocBackward(cell: NativeCell, d: NativeDims, allocWork: (length: number) => Float32Array = (n) => new Float32Array(n)): NativeBackwardOutputs {
     const G = gateBlocks(cell);
     const bh = d.B * d.H;
     return {
-      dXProj: new Float32Array(d.T * bh * G),
+      dXProj: allocWork(d.T * bh * G),
       dWHh: new Float32Array(G * d.H * d.H),
       dBHh: new Float32Array(G * d.H),
       dH0: new Float32Array(bh),

@@ -17,7 +17,9 @@
 import { tf } from './tf';
 import { cellKernel, describeCell, gateCount, hasCellState, peepholeCount, type CellConfig } from './cells';
 import { columnSums, type BackwardResult, type ForwardResult } from './cells/cell-kernel';
+import { gemmInto } from './conv/scratch';
 import { TfGemm, type Gemm } from './gemm';
+import { windowBuffers } from './window-buffers';
 import type { WindowKernel } from './kernel';
 
 export interface LayerWeights {
@@ -73,10 +75,11 @@ function projectOnTf(xs: tf.Tensor, wIh: tf.Tensor, bIh: tf.Tensor, rows: number
   return readF32(tf.tidy(() => tf.add(tf.matMul(tf.reshape(xs, [rows, I]), tf.transpose(wIh)), bIh)));
 }
 
-/** xProj = X·W_ihᵀ + b_ih through a Gemm (one product for the whole window). */
+/** xProj = X·W_ihᵀ + b_ih through a Gemm (one product for the whole window), into a work array of the window pool. */
 function projectInput(gemm: Gemm, x: Float32Array, rows: number, wIh: Float32Array, gh: number, I: number, bIh: Float32Array): Float32Array {
   const wT = gemm.matrix(wIh, gh, I, true);
-  const xProj = gemm.mul(x, rows, wT);
+  const xProj = windowBuffers.take(rows * gh);
+  gemmInto(gemm, x, rows, wT, xProj);
   gemm.release(wT);
   for (let r = 0; r < rows; r++) {
     const base = r * gh;
@@ -153,12 +156,17 @@ export function recurrentLayer(cell: CellConfig, w: LayerWeights, x: tf.Tensor3D
         ...(withC ? [tf.tensor2d(back.dC0 as Float32Array, [B, H])] : []),
         ...(P > 0 ? [tf.tensor2d(back.dWCh as Float32Array, [P * H, H])] : []),
       ];
+      // The window's work arrays go back to the pool once nothing reads them (the tidy below disposed its dPre tensor).
+      const release = (): void => {
+        kernel.release?.(fwd.saved, back);
+        if (projectWithGemm) windowBuffers.give(xProj);
+      };
       if (projectWithGemm) {
         const wI = gemm.matrix(readF32(wIhSaved), G * H, I);
         const dX = gemm.mul(back.dXProj, T * B, wI);
         gemm.release(wI);
         const dWIh = gemm.mulTN(back.dXProj, T * B, G * H, readF32(xSaved), I);
-        return [
+        const grads = [
           tf.tensor3d(dX, [T, B, I]),
           tf.tensor2d(dWIh, [G * H, I]),
           tf.tensor2d(back.dWHh, [G * H, H]),
@@ -167,14 +175,18 @@ export function recurrentLayer(cell: CellConfig, w: LayerWeights, x: tf.Tensor3D
           tf.tensor2d(back.dH0, [B, H]),
           ...stateGrads(),
         ];
+        release();
+        return grads;
       }
-      return tf.tidy(() => {
+      const grads = tf.tidy(() => {
         const dPre = tf.tensor2d(back.dXProj, [T * B, G * H]);
         const dX = tf.reshape(tf.matMul(dPre, wIhSaved), [T, B, I]);
         const dWIh = tf.matMul(tf.transpose(dPre), tf.reshape(xSaved, [T * B, I]));
         const dBIh = tf.sum(dPre, 0);
         return [dX, dWIh, tf.tensor2d(back.dWHh, [G * H, H]), dBIh, tf.tensor1d(back.dBHh), tf.tensor2d(back.dH0, [B, H]), ...stateGrads()];
       });
+      release();
+      return grads;
     };
     return { value, gradFunc };
   });

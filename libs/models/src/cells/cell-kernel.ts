@@ -72,6 +72,13 @@ export interface CellKernel {
     dHT: Float32Array,
     dCT: Float32Array | undefined,
   ): BackwardResult;
+  /**
+   * The window is done with `saved` and with `back` (its dXProj — the weight
+   * gradients dWHh, dBHh, dH0, dC0 may live on in tensors): a kernel may reuse the
+   * work arrays for the next window. Optional; never called for a window whose
+   * backward did not run.
+   */
+  release?(saved: unknown, back: BackwardResult): void;
 }
 
 export function sigmoid(v: number): number {
