@@ -20,7 +20,8 @@
  * Reported per group: median wall time of the timed iterations (slowest member),
  * median CPU time of all members together, the cores other processes used
  * meanwhile (/proc/stat), and per member (medians) user and system CPU, minor
- * page faults and voluntary context switches (wake-ups).
+ * page faults and voluntary context switches (all threads of the process: the
+ * event loop and V8's GC helpers).
  *
  * Options: --rounds=3 --iterations=5 --members=4 --mb=16 --stream-mib=128
  *          --window=16777216 (client grpc-node.flow_control_window)
@@ -394,7 +395,7 @@ async function main(): Promise<void> {
         const moved = test === 'stream' ? mib : 2 * (size - 1) * mib; // MiB sent (= received) in total
         const rate = test === 'stream' ? `${(mib / (r.wallMs / 1000)).toFixed(0)} MB/s` : `algbw ${(mib / (r.wallMs / 1000)).toFixed(0)} MB/s`;
         console.log(
-          `round ${round} ${test.padEnd(6)} ${variant.padEnd(6)} N=${size} ${String(mib).padStart(3)} MiB  wall ${r.wallMs.toFixed(1).padStart(6)} ms  ${rate}  cpu(all) ${r.cpuMs.toFixed(0).padStart(5)} ms = ${(r.cpuMs / moved).toFixed(2)} ms per MiB moved  others ${r.othersCores.toFixed(2)} cores | per member: user ${r.usage.userMs.toFixed(0)} sys ${r.usage.systemMs.toFixed(0)} ms, ${r.usage.minorFaults} faults, ${r.usage.voluntarySwitches} wake-ups`,
+          `round ${round} ${test.padEnd(6)} ${variant.padEnd(6)} N=${size} ${String(mib).padStart(3)} MiB  wall ${r.wallMs.toFixed(1).padStart(6)} ms  ${rate}  cpu(all) ${r.cpuMs.toFixed(0).padStart(5)} ms = ${(r.cpuMs / moved).toFixed(2)} ms per MiB moved  others ${r.othersCores.toFixed(2)} cores | per member: user ${r.usage.userMs.toFixed(0)} sys ${r.usage.systemMs.toFixed(0)} ms, ${r.usage.minorFaults} faults, ${r.usage.voluntarySwitches} voluntary context switches (all threads)`,
         );
       }
     }

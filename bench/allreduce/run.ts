@@ -177,6 +177,7 @@ async function main(): Promise<void> {
     `Date: ${new Date().toISOString()}`,
     `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, nproc ${os.availableParallelism()}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, node ${process.version}, loopback; all N processes share these cores.`,
     `Allocator: ${allocator === 'tuned' ? 'every member (all transports) calls tuneAllocator() from @unroll/kernels-native' : "glibc's defaults"} — rank 0 of the first group reported: ${rows[0]?.allocatorDetail ?? '–'}.`,
+    `Member node flags: ${process.env.ALLREDUCE_NODE_ARGS?.trim() || 'none'} (ALLREDUCE_NODE_ARGS).`,
     `Reducer: ${reducer}. Chunk 1 MiB, bucket 4 MiB, gRPC client flow-control window 16 MiB. Median of ${iterationsFor(16).timed} timed iterations (${iterationsFor(64).timed} at 64 MB) after warm-up; an iteration's time is the slowest member's. MB = 2^20 bytes; algbw = S / time.`,
     `Total wall time: ${((Date.now() - started) / 1000).toFixed(0)} s. Load average (1 min) at start ${loadAtStart.toFixed(2)}, at end ${os.loadavg()[0].toFixed(2)}; cores used by other processes during the timed iterations (/proc/stat), median over all groups ${median(rows.map((r) => r.othersCores)).toFixed(2)} of ${os.availableParallelism()} — other work on the machine skews the numbers.`,
     '',
