@@ -79,7 +79,7 @@ export interface GrpcRingCollectiveOptions {
    * Where `a[i] += b[i]` runs. @defaultValue 'inline' — on this project's 2-core
    * machines, with N ring processes sharing the cores, the worker thread was not
    * faster (bench/allreduce/RESULTS.md) and costs a copy into shared memory; the
-   * inline loop yields to the event loop every 64 Ki elements (~0.1 ms).
+   * inline loop yields to the event loop every 256 Ki elements (one 1 MiB chunk, ~0.2 ms).
    */
   reducer?: ReducerKind;
   /** Worker threads for the `worker` reducer. @defaultValue 1. */

@@ -6,7 +6,7 @@
  *    and a worker thread adds it into the fusion buffer (a SharedArrayBuffer), so
  *    the event loop that serves the gRPC streams never runs the loop.
  *  - `inline` ({@link InlineReducer}): the loop runs on the event loop in slices
- *    of 64 Ki elements with a `setImmediate` yield between slices.
+ *    of {@link INLINE_SLICE_ELEMENTS} with a `setImmediate` yield between slices.
  *
  * bench/allreduce/RESULTS.md records which is faster on this machine; the
  * default (`inline`) follows it. `worker` stays available for machines with
@@ -27,8 +27,14 @@ export interface Reducer {
 
 export type ReducerKind = 'worker' | 'inline';
 
-/** Elements summed between two event-loop yields in the inline loop (256 KiB of float32). */
-export const INLINE_SLICE_ELEMENTS = 64 * 1024;
+/**
+ * Elements summed between two event-loop yields in the inline loop.
+ * @defaultValue 256 Ki (1 MiB of float32, one default chunk: ~0.2 ms of the event
+ * loop) — a default chunk is summed without yielding. Yielding every 64 Ki
+ * elements cost the ring ~8 % of its wall time and more collections (N = 4,
+ * 16 MB, three alternated rounds: bench/allreduce/RESULTS.md, fourth pass).
+ */
+export const INLINE_SLICE_ELEMENTS = 256 * 1024;
 
 /** `source` as float32s: a view when 4-byte aligned, else an aligned copy. */
 export function asFloat32(source: Uint8Array): Float32Array {
