@@ -3,6 +3,10 @@
  *
  *   npx tsx bench/cluster/step-overhead.ts [--steps 40] [--warmup 5] [--micro-batch 8,16] [--rounds 1w,2w,1w] [--speculate on] [--cpu-prof DIR]
  *
+ * --node-args 'A|B': node flags of the worker processes, '|'-separated variants run
+ * like --speculate (e.g. '|--single-threaded-gc': default GC, then single-threaded);
+ * each round's line says which.
+ *
  * --speculate on,off: the workers' --speculate, each value a config run over every
  * round, interleaved (round 1w on, 1w off, 2w on, …): with `on` (the worker's default)
  * a job of step s + 1 starts on the staged update of step s before the commit of s
@@ -65,6 +69,7 @@ const { values } = parseArgs({
     'micro-batch': { type: 'string', default: '8,16' },
     rounds: { type: 'string', default: '1w,2w,1w' },
     speculate: { type: 'string', default: 'on' },
+    'node-args': { type: 'string', default: '' },
     'cpu-prof': { type: 'string' },
   },
 });
@@ -79,6 +84,7 @@ const SPECULATE = values.speculate.split(',').map((v) => {
   if (v !== 'on' && v !== 'off') throw new Error(`--speculate expects on and off entries, got ${v}`);
   return v;
 });
+const NODE_ARGS = values['node-args'].split('|').map((v) => v.split(' ').filter(Boolean));
 const ROUNDS = values.rounds.split(',').map((r) => {
   if (r !== '1w' && r !== '2w') throw new Error(`--rounds expects 1w and 2w entries, got ${r}`);
   return r === '1w' ? 1 : 2;
@@ -182,12 +188,12 @@ async function main(): Promise<void> {
   const summary: string[] = [];
   try {
     const options = { prefix, dataRoot: ws.dataRoot, checkpointDir: ws.checkpointDir, backend: 'wasm' };
-    const plan = MICRO_BATCHES.flatMap((microBatch) => ROUNDS.flatMap((n) => SPECULATE.map((speculate) => ({ microBatch, n, speculate }))));
-    for (const [round, { microBatch, n, speculate }] of plan.entries()) {
+    const plan = MICRO_BATCHES.flatMap((microBatch) => ROUNDS.flatMap((n) => SPECULATE.flatMap((speculate) => NODE_ARGS.map((nodeArgs) => ({ microBatch, n, speculate, nodeArgs })))));
+    for (const [round, { microBatch, n, speculate, nodeArgs }] of plan.entries()) {
       // Fresh workers for every round, with the BLAS threads unroll up would give n of them.
       for (const w of workers.splice(0)) await w.stop();
       for (const name of ['a', 'b'].slice(0, n)) {
-        workers.push(await startWorker({ id: `${prefix}-r${round + 1}${name}`, ...options, threads: workerShare(n), nodeArgs: values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [], args: ['--speculate', speculate] }));
+        workers.push(await startWorker({ id: `${prefix}-r${round + 1}${name}`, ...options, threads: workerShare(n), nodeArgs: [...nodeArgs, ...(values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [])], args: ['--speculate', speculate] }));
       }
       const readyLines = workers.map((w) => /^unroll-worker: ready.*$/m.exec(w.log())?.[0] ?? '(no ready line)');
       const loadBefore = machine();
@@ -211,7 +217,7 @@ async function main(): Promise<void> {
       const med = (f: (r: StepRow) => number): string => ms(median(col(f)));
       const workersSeen = new Set(run.steps.flatMap((s) => s.results.map((r) => r.worker)));
       const q = (f: (r: StepRow) => number): string => `${med(f)} (p10 ${ms(quantile(col(f), 0.1))}, p90 ${ms(quantile(col(f), 0.9))})`;
-      lines.push(`round ${round + 1}: micro-batches of ${microBatch} (${STREAMS / microBatch} jobs a step), ${n} worker${n > 1 ? 's' : ''} (${[...workersSeen].join(', ')}), --speculate ${speculate}; ${loadBefore} before, ${machine()} after; ${timed.length} timed steps; medians in ms`);
+      lines.push(`round ${round + 1}: micro-batches of ${microBatch} (${STREAMS / microBatch} jobs a step), ${n} worker${n > 1 ? 's' : ''} (${[...workersSeen].join(', ')}), --speculate ${speculate}${nodeArgs.length ? `, node ${nodeArgs.join(' ')}` : ''}; ${loadBefore} before, ${machine()} after; ${timed.length} timed steps; medians in ms`);
       for (const line of readyLines) lines.push(`- ${line.replace(/, redis .*$/, '')}`);
       lines.push(`- StepOutcome.timings: wall ${q((r) => r.wall)}; slowest member's compute ${med((r) => r.compute)}; slowest reduce ${med((r) => r.reduce)}; apply ${med((r) => r.apply)}; queue wait ${med((r) => r.queueWait)}`);
       lines.push(`- overheadSeconds (wall − max compute − max reduce): ${q((r) => r.overhead)}`);
@@ -226,7 +232,7 @@ async function main(): Promise<void> {
       lines.push(`- ${tokens} tokens in ${wallSum.toFixed(2)} s: ${(tokens / wallSum).toFixed(0)} tokens/s; last loss ${run.steps[run.steps.length - 1].outcome.loss.toFixed(4)} (ln 128 = ${Math.log(VOCAB).toFixed(4)})`);
       lines.push('');
       summary.push(
-        `| ${round + 1} | ${microBatch} | ${n} | ${speculate} | ${med((r) => r.wall)} | ${med((r) => r.compute)} | ${med((r) => r.reduce)} | ${med((r) => r.overhead)} | ${med((r) => r.interval)} | ${(tokens / wallSum).toFixed(0)} | ${busy.toFixed(2)} | ${(busy - ownCores).toFixed(2)} |`,
+        `| ${round + 1} | ${microBatch} | ${n} | ${speculate}${nodeArgs.length ? ` ${nodeArgs.join(' ')}` : ''} | ${med((r) => r.wall)} | ${med((r) => r.compute)} | ${med((r) => r.reduce)} | ${med((r) => r.overhead)} | ${med((r) => r.interval)} | ${(tokens / wallSum).toFixed(0)} | ${busy.toFixed(2)} | ${(busy - ownCores).toFixed(2)} |`,
       );
     }
     lines.push('| round | micro-batch | workers | speculate | wall ms | slowest member compute ms | slowest reduce ms | overhead ms | step interval ms | tokens/s | busy cores | cores used by others |');
