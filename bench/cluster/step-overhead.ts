@@ -4,8 +4,9 @@
  *   npx tsx bench/cluster/step-overhead.ts [--steps 40] [--warmup 5] [--micro-batch 8,16] [--rounds 1w,2w,1w] [--speculate on] [--cpu-prof DIR]
  *
  * --node-args 'A|B': node flags of the worker processes, '|'-separated variants run
- * like --speculate (e.g. '|--single-threaded-gc': default GC, then single-threaded);
- * each round's line says which.
+ * like --speculate (e.g. '|--single-threaded-gc': node's default GC, then
+ * single-threaded); each round's line says which. Default: the flags `unroll up`
+ * gives its workers (workerNodeFlags: --single-threaded-gc on a host of ≤ 2 cores).
  *
  * --speculate on,off: the workers' --speculate, each value a config run over every
  * round, interleaved (round 1w on, 1w off, 2w on, …): with `on` (the worker's default)
@@ -55,7 +56,7 @@
  * tokens/s is computed from, and the CPU used by the machine and by each process.
  */
 import { parseArgs } from 'node:util';
-import { usableCores, workerShare } from '@unroll/cluster';
+import { usableCores, workerNodeFlags, workerShare } from '@unroll/cluster';
 import { BenchCoordinator, cpuMeter, freshPrefix, machine, median, processCpuSeconds, processThreads, quantile, startWorker, workspace, type ObservedStep, type WorkerProcess } from './support';
 
 const STREAMS = 32;
@@ -69,7 +70,7 @@ const { values } = parseArgs({
     'micro-batch': { type: 'string', default: '8,16' },
     rounds: { type: 'string', default: '1w,2w,1w' },
     speculate: { type: 'string', default: 'on' },
-    'node-args': { type: 'string', default: '' },
+    'node-args': { type: 'string', default: workerNodeFlags().join(' ') },
     'cpu-prof': { type: 'string' },
   },
 });

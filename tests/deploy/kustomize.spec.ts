@@ -10,6 +10,7 @@
  * Not checked here: that the images build or that a cluster accepts and runs the
  * objects (`kubectl apply --dry-run=server` needs an API server).
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,11 +36,19 @@ const WORKER = 'unroll-worker';
 const COORDINATOR = 'unroll-coordinator';
 const REDIS = 'unroll-redis';
 
+/** The app's bin in a `node [node flags…] apps/<app>/bin/<bin>.js` command. */
+function binOf(c: Container): string | undefined {
+  if (c.command?.[0] !== 'node') return undefined;
+  const rest = c.command.slice(1);
+  const i = rest.findIndex((a) => !a.startsWith('--'));
+  return i >= 0 && /^apps\/[^/]+\/bin\//.test(rest[i]) && i === rest.length - 1 ? rest[i] : undefined;
+}
+
 /** The Unroll containers (those that run an app's bin) with their pod. */
 function unrollContainers(objects: K8sObject[]): Array<{ workload: string; pod: PodSpec; c: Container }> {
   return workloads(objects).flatMap((w) =>
     [...(w.spec.template.spec.initContainers ?? []), ...w.spec.template.spec.containers]
-      .filter((c) => c.command?.[0] === 'node' && /^apps\/[^/]+\/bin\//.test(c.command[1] ?? ''))
+      .filter((c) => binOf(c) !== undefined)
       .map((c) => ({ workload: w.metadata.name, pod: w.spec.template.spec, c })),
   );
 }
@@ -78,7 +87,9 @@ describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
     expect(found.map((f) => f.workload).sort()).toEqual([COORDINATOR, WORKER]);
     for (const { workload, c } of found) {
       expect(c.workingDir).toBe('/app');
-      const main = mainOfBin(c.command?.[1] as string);
+      const main = mainOfBin(binOf(c) as string);
+      // Node's own flags before the bin must be ones node accepts on its command line.
+      for (const flag of (c.command ?? []).slice(1, -1)) expect(spawnSync(process.execPath, [flag, '-e', '0']).status).toBe(0);
       const options = optionTable(main);
       // Kubernetes expands $(VAR) in args from the container's env only: each one must be defined there.
       const args = (c.args ?? []).map((a) =>

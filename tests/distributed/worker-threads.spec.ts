@@ -5,7 +5,7 @@
  * cores each spinning two OpenMP threads made 2 workers slower than one
  * (bench/cluster/RESULTS.md, openmp-wait.ts).
  */
-import { cgroupCpuLimit, usableCores, workerShare, workerThreads } from '@unroll/cluster';
+import { cgroupCpuLimit, usableCores, workerNodeFlags, workerShare, workerThreads } from '@unroll/cluster';
 import { deleteKeys, freshPrefix, REDIS_URL, startUp, type UpProcess } from './support/processes';
 import { tinyWorkspace } from './support/tiny-experiment';
 
@@ -31,6 +31,12 @@ describe('worker BLAS threads', () => {
     expect(workerShare(4, 2)).toBe(1);
   });
 
+  it('compute processes on at most 2 cores collect garbage single-threaded (node --single-threaded-gc), on more with node’s default', () => {
+    expect(workerNodeFlags(1)).toEqual(['--single-threaded-gc']);
+    expect(workerNodeFlags(2)).toEqual(['--single-threaded-gc']);
+    expect(workerNodeFlags(3)).toEqual([]);
+  });
+
   describe('unroll up --workers 2 (real processes)', () => {
     const prefix = freshPrefix('threads');
     let up: UpProcess | undefined;
@@ -40,7 +46,7 @@ describe('worker BLAS threads', () => {
       await deleteKeys(prefix);
     });
 
-    it("hands each worker max(1, floor(cores / 2)) BLAS threads; each logs it with OMP_WAIT_POLICY PASSIVE", async () => {
+    it("hands each worker max(1, floor(cores / 2)) BLAS threads and the node flags of its share; each logs them with OMP_WAIT_POLICY PASSIVE", async () => {
       const { dataRoot } = tinyWorkspace('unroll-threads-');
       const env = { ...process.env };
       delete env.UNROLL_BLAS_THREADS;
@@ -49,7 +55,10 @@ describe('worker BLAS threads', () => {
       await up.ready;
       const lines = up.log().split('\n').filter((l) => l.startsWith('unroll-worker: ready'));
       expect(lines).toHaveLength(2);
-      for (const line of lines) expect(line).toContain(`BLAS threads ${workerShare(2, usableCores())} from --threads, OMP_WAIT_POLICY PASSIVE`);
+      for (const line of lines) {
+        expect(line).toContain(`BLAS threads ${workerShare(2, usableCores())} from --threads, OMP_WAIT_POLICY PASSIVE`);
+        expect(line).toContain(`GC ${workerNodeFlags().includes('--single-threaded-gc') ? 'single-threaded' : 'parallel'}`);
+      }
       expect(await up.stop()).toBe(0);
       up = undefined;
     }, 60_000);

@@ -199,7 +199,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   await node.start();
   server.health.setStatus('', 'SERVING');
-  say(`ready: id ${id}, ring ${server.address}, backend ${backend.name} (${backend.detail}), kernel ${kernel.name} (BLAS threads ${blas.threads} from ${blas.source}, OMP_WAIT_POLICY ${ompWait}), allocator ${allocator.applied ? 'tuned' : 'as is'} (${allocator.detail}), redis ${redactRedisUrl(url)} prefix ${prefix}, compute ${compute}${throttleMs ? `, throttled ${throttleMs} ms per window` : ''}`);
+  say(`ready: id ${id}, ring ${server.address}, backend ${backend.name} (${backend.detail}), kernel ${kernel.name} (BLAS threads ${blas.threads} from ${blas.source}, OMP_WAIT_POLICY ${ompWait}), allocator ${allocator.applied ? 'tuned' : 'as is'} (${allocator.detail}), GC ${process.execArgv.includes('--single-threaded-gc') ? 'single-threaded' : 'parallel'}, redis ${redactRedisUrl(url)} prefix ${prefix}, compute ${compute}${throttleMs ? `, throttled ${throttleMs} ms per window` : ''}`);
   await done;
   return 0;
 }

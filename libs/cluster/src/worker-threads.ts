@@ -18,6 +18,15 @@
  * and 327–584 ms wall a step spinning, 61–86 ms CPU and 78–97 ms wall with PASSIVE.
  * A worker therefore sets OMP_WAIT_POLICY=PASSIVE unless the environment sets it;
  * libgomp reads it once, when the addon loads, so it is set before that.
+ *
+ * V8's garbage collector: by default it marks and compacts with helper threads, which
+ * on a host of 1–2 cores compete with the compute thread's BLAS threads and the event
+ * loop. `node --single-threaded-gc` (a flag of node's command line: NODE_OPTIONS
+ * refuses it and V8 cannot take it once running) measured on the 2-core dev VM,
+ * 2026-11-26, one run each with and without side by side: 2 workers of the bench
+ * shapes 14.0k–16.6k → 17.2k–20.3k tokens/s (bench/cluster step-overhead.ts
+ * --node-args), `unroll train` on 2 BLAS threads 6.9k–7.0k → 9.0k–9.3k tokens/s.
+ * workerNodeFlags gives it where a process has at most 2 cores.
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -84,4 +93,12 @@ export function workerThreads(flag: number | undefined, env: NodeJS.ProcessEnv =
 export function passiveOpenMp(env: NodeJS.ProcessEnv = process.env): string {
   if (env.OMP_WAIT_POLICY === undefined || env.OMP_WAIT_POLICY === '') env.OMP_WAIT_POLICY = 'PASSIVE';
   return env.OMP_WAIT_POLICY;
+}
+
+/**
+ * Node flags for a compute process (a worker, `unroll train`) with `cores` usable
+ * cores: --single-threaded-gc on at most 2 (see above), none on more (unmeasured there).
+ */
+export function workerNodeFlags(cores: number = usableCores()): string[] {
+  return cores <= 2 ? ['--single-threaded-gc'] : [];
 }

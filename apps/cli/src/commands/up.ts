@@ -5,7 +5,8 @@
  * the flag, else UNROLL_BLAS_THREADS, else the cores this process may use (capped
  * by its cgroup's CPU limit) divided by the number of workers (at least 1), so N
  * workers do not oversubscribe the cores; each worker logs its count and sets
- * OMP_WAIT_POLICY=PASSIVE unless the environment sets it (worker-main.ts).
+ * OMP_WAIT_POLICY=PASSIVE unless the environment sets it (worker-main.ts). On a host
+ * of at most 2 cores the workers run with node --single-threaded-gc (workerNodeFlags).
  *
  *   1. Redis: --redis, else REDIS_URL, else 127.0.0.1:6379 if it answers, else a
  *      `redis-server` from PATH started on a free loopback port without persistence
@@ -27,7 +28,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { checkRedis, connectRedis, DEFAULT_PREFIX, redactRedisUrl, usableCores, workerShare } from '@unroll/cluster';
+import { checkRedis, connectRedis, DEFAULT_PREFIX, redactRedisUrl, usableCores, workerNodeFlags, workerShare } from '@unroll/cluster';
 import { runEvaluation } from '@unroll/bptt';
 import type { ExperimentSpec } from '@unroll/spec';
 import { backendFlag, dataRoot, kernelFlag, positiveInt, readSpec, threadsFlag } from '../context';
@@ -179,8 +180,8 @@ export async function upCommand(flags: UpFlags): Promise<number> {
   let announced = false;
   let finish!: (code: number) => void;
   const finished = new Promise<number>((resolve) => (finish = resolve));
-  const start = (name: string, bin: string, args: string[]): void => {
-    const child = spawn(process.execPath, [bin, '--redis', url, '--prefix', prefix, ...args], { stdio: ['ignore', 'inherit', 'pipe'] });
+  const start = (name: string, bin: string, args: string[], nodeFlags: string[] = []): void => {
+    const child = spawn(process.execPath, [...nodeFlags, bin, '--redis', url, '--prefix', prefix, ...args], { stdio: ['ignore', 'inherit', 'pipe'] });
     children.push({ name, child });
     let buffered = '';
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -243,6 +244,8 @@ export async function upCommand(flags: UpFlags): Promise<number> {
   };
 
   start('coordinator', COORDINATOR_BIN, []);
-  for (let i = 0; i < workers; i++) start(`worker ${i}`, WORKER_BIN, ['--data-root', root, '--checkpoint-dir', checkpointDir, '--backend', backend, ...(kernel ? ['--kernel', kernel] : []), '--threads', String(threads)]);
+  // On a small host the workers collect garbage on their own threads only (workerNodeFlags).
+  const nodeFlags = workerNodeFlags();
+  for (let i = 0; i < workers; i++) start(`worker ${i}`, WORKER_BIN, ['--data-root', root, '--checkpoint-dir', checkpointDir, '--backend', backend, ...(kernel ? ['--kernel', kernel] : []), '--threads', String(threads)], nodeFlags);
   return stop(await finished);
 }
