@@ -8,6 +8,9 @@
  *
  * `unroll train` reports tokens/s over its whole run (startup excluded, the final
  * validation pass excluded); PyTorch's loop over its timed steps after a warm-up.
+ * The native kernel runs twice: as `npx unroll train` runs (node's default, parallel
+ * GC) and under `node --single-threaded-gc` (what `unroll up` gives workers on ≤ 2
+ * cores: libs/cluster worker-threads.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,8 +21,9 @@ import { loadTextCorpus, splitHoldout } from '@unroll/datasets';
 const ROOT = path.resolve(__dirname, '../..');
 const steps = Number(process.argv[process.argv.indexOf('--steps') + 1] ?? 60) || 60;
 
-function unroll(kernel: string, threads: number, out: string): number {
-  const r = spawnSync(path.join(ROOT, 'node_modules/.bin/unroll'), ['train', 'examples/sotu-char-lstm.yaml', '--steps', String(steps), '--out', out, '--json', '--kernel', kernel, '--threads', String(threads), '--backend', 'wasm'], {
+/** `unroll train` as `npx unroll train` runs it, or with node flags before the bin (`node --single-threaded-gc …/unroll.js train`). */
+function unroll(kernel: string, threads: number, out: string, nodeFlags: string[] = []): number {
+  const r = spawnSync(process.execPath, [...nodeFlags, path.join(ROOT, 'apps/cli/bin/unroll.js'), 'train', 'examples/sotu-char-lstm.yaml', '--steps', String(steps), '--out', out, '--json', '--kernel', kernel, '--threads', String(threads), '--backend', 'wasm'], {
     cwd: ROOT,
     encoding: 'utf8',
   });
@@ -42,13 +46,14 @@ function main(): void {
     const text = path.join(dir, 'train.txt');
     writeFileSync(text, splitHoldout(loadTextCorpus({ source: 'sotu' }, 2_000_000), 0.05).train);
     console.log(`# e2e tokens/s, ${steps} steps, ${new Date().toISOString()}, nproc ${os.cpus().length}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    console.log('| threads | unroll native | unroll tfjs (wasm) | PyTorch word_language_model | native / PyTorch |');
-    console.log('|---|---|---|---|---|');
+    console.log('| threads | unroll native | unroll native, node --single-threaded-gc | unroll tfjs (wasm) | PyTorch word_language_model | native / PyTorch | single-threaded GC / PyTorch |');
+    console.log('|---|---|---|---|---|---|---|');
     for (const threads of [1, 2]) {
       const nat = unroll('native', threads, path.join(dir, `n${threads}`));
+      const natGc = unroll('native', threads, path.join(dir, `g${threads}`), ['--single-threaded-gc']);
       const tfjs = threads === 1 ? unroll('tfjs', 1, path.join(dir, 'tfjs')) : NaN;
       const pt = torch(text, threads);
-      console.log(`| ${threads} | ${Math.round(nat)} | ${Number.isNaN(tfjs) ? '—' : Math.round(tfjs)} | ${Math.round(pt)} | ${(nat / pt).toFixed(2)}× |`);
+      console.log(`| ${threads} | ${Math.round(nat)} | ${Math.round(natGc)} | ${Number.isNaN(tfjs) ? '—' : Math.round(tfjs)} | ${Math.round(pt)} | ${(nat / pt).toFixed(2)}× | ${(natGc / pt).toFixed(2)}× |`);
     }
     console.log(`load after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   } finally {
