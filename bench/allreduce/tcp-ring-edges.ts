@@ -165,7 +165,7 @@ function parseChunk(header: Buffer, payload: Buffer): RingDownstream__Output {
 /** Receiving end: the socket this member dialled on its predecessor. */
 export class TcpReceiveEdge implements RingReceiveEdge {
   private readonly inbox: RingDownstream__Output[] = [];
-  private waiter: Deferred<RingDownstream__Output> | undefined;
+  private waiter: Deferred | undefined;
   private readonly pool = new PayloadPool();
   private paused = false;
   private readonly parser = new FrameParser(
@@ -183,17 +183,20 @@ export class TcpReceiveEdge implements RingReceiveEdge {
     this.parser.push(data, 0, bytes);
   }
 
-  next(): Promise<RingDownstream__Output> {
-    const m = this.inbox.shift();
-    if (m) {
-      if (this.paused && this.inbox.length <= INBOX_HIGH_WATER / 2) {
-        this.paused = false;
-        this.socket.resume();
-      }
-      return Promise.resolve(m);
-    }
-    this.waiter = new Deferred();
+  ready(): Promise<void> {
+    if (this.inbox.length > 0) return Promise.resolve();
+    this.waiter ??= new Deferred();
     return this.waiter.promise;
+  }
+
+  take(): RingDownstream__Output {
+    const m = this.inbox.shift();
+    if (!m) throw new Error('TcpReceiveEdge.take() with no message queued');
+    if (this.paused && this.inbox.length <= INBOX_HIGH_WATER / 2) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    return m;
   }
 
   release(message: RingDownstream__Output): void {
@@ -215,13 +218,10 @@ export class TcpReceiveEdge implements RingReceiveEdge {
   }
 
   private push(message: RingDownstream__Output): void {
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w.resolve(message);
-      return;
-    }
     this.inbox.push(message);
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.resolve();
     if (!this.paused && this.inbox.length >= INBOX_HIGH_WATER) {
       this.paused = true;
       this.socket.pause();

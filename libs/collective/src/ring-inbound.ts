@@ -10,8 +10,12 @@
  * 3. Queue every downstream message; pause the stream when the queue holds
  *    {@link INBOX_HIGH_WATER} messages so that HTTP/2 flow control pushes back
  *    on the sender, resume when the reduction has drained it.
- * 4. When the call ends, every later `next()` rejects with an error that names
- *    the predecessor (or a refusal / stale generation when the status says so).
+ * 4. When the call ends, every later `ready()` on an empty queue rejects with an
+ *    error that names the predecessor (or a refusal / stale generation when the
+ *    status says so).
+ *
+ * Messages are handed over by `ready()` (a promise of nothing) and `take()`, not
+ * by a promise of the message: see {@link RingReceiveEdge.ready}.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Abort, RingClient, RingDownstream__Output, RingUpstream } from '@unroll/proto';
@@ -38,7 +42,7 @@ export interface InboundBinding {
 export class RingInbound {
   private readonly call: grpc.ClientDuplexStream<RingUpstream, RingDownstream__Output>;
   private readonly inbox: RingDownstream__Output[] = [];
-  private waiter: Deferred<RingDownstream__Output> | undefined;
+  private waiter: Deferred | undefined;
   private failure: Error | undefined;
   private paused = false;
   /** Epoch ms at which the call's deadline expires. */
@@ -64,19 +68,23 @@ export class RingInbound {
     return this.failure !== undefined;
   }
 
-  /** Next downstream message; rejects once the stream has ended and the queue is empty. */
-  next(): Promise<RingDownstream__Output> {
-    const message = this.inbox.shift();
-    if (message) {
-      if (this.paused && this.inbox.length <= INBOX_HIGH_WATER / 2) {
-        this.paused = false;
-        this.call.resume();
-      }
-      return Promise.resolve(message);
-    }
+  /** Resolves, with no value, once a message is queued; rejects once the stream has ended and the queue is empty. */
+  ready(): Promise<void> {
+    if (this.inbox.length > 0) return Promise.resolve();
     if (this.failure) return Promise.reject(this.failure);
-    this.waiter = new Deferred();
+    this.waiter ??= new Deferred();
     return this.waiter.promise;
+  }
+
+  /** The oldest queued message; call only after {@link ready} resolved. */
+  take(): RingDownstream__Output {
+    const message = this.inbox.shift();
+    if (!message) throw new Error('RingInbound.take() with no message queued (await ready() first)');
+    if (this.paused && this.inbox.length <= INBOX_HIGH_WATER / 2) {
+      this.paused = false;
+      this.call.resume();
+    }
+    return message;
   }
 
   /** Tells the predecessor that a bucket arrived complete and checked. */
@@ -110,7 +118,7 @@ export class RingInbound {
     setTimeout(() => this.call.cancel(), ABORT_GRACE_MS).unref();
   }
 
-  /** Cancels the call; later `next()` calls reject with `reason`. */
+  /** Cancels the call; later `ready()` calls on an empty queue reject with `reason`. */
   close(reason: Error = new PeerDeadlineError(this.predecessor, 'ring stream closed locally')): void {
     this.fail(reason);
     this.call.cancel();
@@ -118,13 +126,10 @@ export class RingInbound {
 
   private push(message: RingDownstream__Output): void {
     if (this.failure) return;
-    if (this.waiter) {
-      const waiter = this.waiter;
-      this.waiter = undefined;
-      waiter.resolve(message);
-      return;
-    }
     this.inbox.push(message);
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.resolve();
     if (!this.paused && this.inbox.length >= INBOX_HIGH_WATER) {
       this.paused = true;
       this.call.pause();

@@ -48,8 +48,22 @@ export const BLAME_GRACE_MS = 2_000;
  */
 export interface RingReceiveEdge {
   readonly predecessor: PeerRef;
-  /** Next message from the predecessor, in wire order. */
-  next(): Promise<RingDownstream__Output>;
+  /**
+   * Resolves, with no value, once a message from the predecessor is queued for
+   * {@link take}; rejects once the edge has failed and nothing is queued.
+   *
+   * Not a promise of the message itself: a promise that waits across two
+   * scavenges is promoted to V8's old generation, and a message it then
+   * resolves with stays referenced from there until the next mark-compact — it
+   * survives every scavenge and is promoted too, with its ~1 MiB payload. That
+   * external memory, piling up between mark-compacts, made V8 start incremental
+   * marking early, again and again: about 5× the mark-compacts of a ring that
+   * applies each message in its callback, and ~50 % more CPU per reduction
+   * (bench/allreduce/RESULTS.md, fifth pass).
+   */
+  ready(): Promise<void>;
+  /** The oldest queued message, in wire order; only after {@link ready} resolved. */
+  take(): RingDownstream__Output;
   /** Refuses the stream with a status; the predecessor's reduction fails. */
   refuse(code: status, reason: string, ownGeneration: number): void;
   /** Acknowledges a complete bucket. */
@@ -274,7 +288,8 @@ export class RingReduction {
       const fusion = (fusions[b] ??= await this.guard(state.fusion.promise));
       const pending = pendingOf[b];
       this.awaitingChunk = true;
-      const message = await this.guard(inbound.next());
+      await this.guard(inbound.ready());
+      const message = inbound.take();
       this.awaitingChunk = false;
       if (message.body === 'abort' && message.abort) throw errorFromAbort(message.abort);
       this.chunksReceived++;
