@@ -276,7 +276,7 @@ export class RingReduction {
   }
 
   private async receiveAll(): Promise<void> {
-    const { rank, size, ctx, chunkElements, inbound, reducer } = this.p;
+    const { rank, size, chunkElements, inbound } = this.p;
     const schedules = this.buckets.map(({ bucket }) => receiveSchedule(rank, size, bucket.elements, chunkElements));
     const unreceived = schedules.map((chunks) => chunks.length);
     const pendingOf = schedules.map((): Promise<void>[] => []);
@@ -284,37 +284,12 @@ export class RingReduction {
     const finished: Promise<void>[] = [];
     for (const { bucket: b, chunk: c } of pipelinedOrder(schedules)) {
       const state = this.buckets[b];
-      const { bucket } = state;
       const fusion = (fusions[b] ??= await this.guard(state.fusion.promise));
       const pending = pendingOf[b];
       this.awaitingChunk = true;
       await this.guard(inbound.ready());
-      const message = inbound.take();
       this.awaitingChunk = false;
-      if (message.body === 'abort' && message.abort) throw errorFromAbort(message.abort);
-      this.chunksReceived++;
-      const chunk = message.chunk;
-      const refusal = chunk ? checkChunk(chunk, ctx, bucket, c) : { code: status.INVALID_ARGUMENT, reason: `expected a chunk, got '${message.body ?? 'none'}'` };
-      if (refusal || !chunk) {
-        const r = refusal ?? { code: status.INVALID_ARGUMENT, reason: 'empty message' };
-        inbound.refuse(r.code, r.reason, ctx.generation);
-        throw r.generation !== undefined && r.generation > ctx.generation
-          ? new StaleGenerationError(ctx.generation, r.generation, `chunk from predecessor rank ${inbound.predecessor.rank}`)
-          : new MessageRejectedError(r.code, `refused chunk from predecessor rank ${inbound.predecessor.rank}: ${r.reason}`);
-      }
-      const done = this.applied(state, c.step, c.chunk);
-      if (c.phase === 'REDUCE_SCATTER') {
-        pending.push(
-          reducer.addInto(fusion, c.offset, chunk.payload).then(() => {
-            inbound.release?.(message);
-            done.resolve();
-          }),
-        );
-      } else {
-        new Uint8Array(fusion.buffer, fusion.byteOffset + c.offset * 4, chunk.payload.byteLength).set(chunk.payload);
-        inbound.release?.(message);
-        done.resolve();
-      }
+      this.applyNext(state, c, fusion, pending);
       if (--unreceived[b] === 0) {
         const finishing = this.finishBucket(state, fusion, pending);
         finishing.catch(() => undefined); // awaited below; a failure is reported through run()
@@ -322,6 +297,43 @@ export class RingReduction {
       }
     }
     await this.guard(Promise.all(finished));
+  }
+
+  /**
+   * Takes the next message from the edge, checks it against the schedule's chunk
+   * `c` and applies it (or refuses it and throws). A plain method, so that the
+   * message never sits in the suspended frame of {@link receiveAll}: a frame that
+   * waits long is promoted to the old generation, and what it still holds would
+   * then outlive scavenges (see {@link RingReceiveEdge.ready}).
+   */
+  private applyNext(state: BucketState, c: RingChunk, fusion: Float32Array, pending: Promise<void>[]): void {
+    const { ctx, inbound, reducer } = this.p;
+    const { bucket } = state;
+    const message = inbound.take();
+    if (message.body === 'abort' && message.abort) throw errorFromAbort(message.abort);
+    this.chunksReceived++;
+    const chunk = message.chunk;
+    const refusal = chunk ? checkChunk(chunk, ctx, bucket, c) : { code: status.INVALID_ARGUMENT, reason: `expected a chunk, got '${message.body ?? 'none'}'` };
+    if (refusal || !chunk) {
+      const r = refusal ?? { code: status.INVALID_ARGUMENT, reason: 'empty message' };
+      inbound.refuse(r.code, r.reason, ctx.generation);
+      throw r.generation !== undefined && r.generation > ctx.generation
+        ? new StaleGenerationError(ctx.generation, r.generation, `chunk from predecessor rank ${inbound.predecessor.rank}`)
+        : new MessageRejectedError(r.code, `refused chunk from predecessor rank ${inbound.predecessor.rank}: ${r.reason}`);
+    }
+    const done = this.applied(state, c.step, c.chunk);
+    if (c.phase === 'REDUCE_SCATTER') {
+      pending.push(
+        reducer.addInto(fusion, c.offset, chunk.payload).then(() => {
+          inbound.release?.(message);
+          done.resolve();
+        }),
+      );
+    } else {
+      new Uint8Array(fusion.buffer, fusion.byteOffset + c.offset * 4, chunk.payload.byteLength).set(chunk.payload);
+      inbound.release?.(message);
+      done.resolve();
+    }
   }
 
   /** Once every chunk of a bucket is applied: copy it back, acknowledge it, release its fusion buffer. */
