@@ -4,7 +4,9 @@
  *
  * IPC: → {listening, address}; ← {peers}; → {ready}; then per iteration
  * ← {prepare, elements} → {prepared} (fill, untimed, so that no member's timer
- * runs while another is still filling); ← {iterate, step} → {done, step, ms, maxError};
+ * runs while another is still filling); ← {iterate, step} → {done, step, ms, cpuMs};
+ * ← {check} → {checked, maxError} (untimed: a member that finished first would
+ * otherwise run its check loop on a core the slower members still need);
  * finally ← {exit}.
  *
  * Allocator: every member, whatever its transport, calls tuneAllocator()
@@ -39,12 +41,14 @@ type FromParent =
   | { type: 'peers'; peers: RingPeer[] }
   | { type: 'prepare'; elements: number }
   | { type: 'iterate'; step: number }
+  | { type: 'check' }
   | { type: 'exit' };
 export type FromMember =
   | { type: 'listening'; address: string; allocator: string }
   | { type: 'ready' }
   | { type: 'prepared' }
-  | { type: 'done'; step: number; ms: number; cpuMs: number; maxError: number }
+  | { type: 'done'; step: number; ms: number; cpuMs: number }
+  | { type: 'checked'; maxError: number }
   | { type: 'failed'; step: number; message: string };
 
 const [transport, rankArg, sizeArg, reducerArg] = process.argv.slice(2) as [Transport, string, string, ReducerKind];
@@ -179,10 +183,12 @@ async function main(): Promise<void> {
         const ms = performance.now() - started;
         const used = process.cpuUsage(cpu);
         const cpuMs = (used.user + used.system) / 1000;
+        send({ type: 'done', step: m.step, ms, cpuMs });
+      } else if (m.type === 'check') {
         const factor = (size * (size + 1)) / 2;
         let maxError = 0;
         for (let i = 0; i < data.length; i++) maxError = Math.max(maxError, Math.abs(data[i] - (factor * ((i % 1024) - 512)) / 512));
-        send({ type: 'done', step: m.step, ms, cpuMs, maxError });
+        send({ type: 'checked', maxError });
       } else if (m.type === 'exit') {
         process.exit(0);
       }

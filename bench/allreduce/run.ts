@@ -117,7 +117,11 @@ async function runGroup(transport: Transport, n: number, mb: number, reducer: st
       const busy = machineBusyMs() - busyBefore;
       for (const r of results) {
         if (r.type === 'failed') throw new Error(`${transport} N=${n} ${mb} MB failed: ${r.message}`);
-        if (r.type === 'done' && r.maxError !== 0) throw new Error(`${transport} N=${n} ${mb} MB: wrong sum (max error ${r.maxError})`);
+      }
+      // The check runs after every member is done (untimed), so that it never competes with a slower member.
+      children.forEach((c) => c.process.send({ type: 'check' }));
+      for (const r of await Promise.all(children.map((c) => c.next()))) {
+        if (r.type !== 'checked' || r.maxError !== 0) throw new Error(`${transport} N=${n} ${mb} MB: wrong sum (${r.type === 'checked' ? `max error ${r.maxError}` : `got ${r.type}`})`);
       }
       if (step >= warmup) {
         times.push(Math.max(...results.map((r) => (r.type === 'done' ? r.ms : 0))));
