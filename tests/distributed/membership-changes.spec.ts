@@ -61,10 +61,10 @@ describe('workers that die or join mid-run', () => {
 
   const STEPS = 40;
 
-  /** A 40-step spec of 2 to 3 workers, `unroll train` of it started alongside, and a fresh prefix and checkpoint directory. */
-  function elasticRun(name: string) {
+  /** A 40-step spec of min to max workers (2 to 3), `unroll train` of it started alongside, and a fresh prefix and checkpoint directory. */
+  function elasticRun(name: string, workers = { min: 2, max: 3 }) {
     const spec = path.join(dir, `${name}.yaml`);
-    writeFileSync(spec, tinySpec({ name, workers: 3, minWorkers: 2, steps: STEPS, every: STEPS, hidden: 16, layers: 1, tbptt: '{streams: 6, window: 6, stride: 4, microBatch: 2}' }));
+    writeFileSync(spec, tinySpec({ name, workers: workers.max, minWorkers: workers.min, steps: STEPS, every: STEPS, hidden: 16, layers: 1, tbptt: '{streams: 6, window: 6, stride: 4, microBatch: 2}' }));
     const single = path.join(dir, `single-${name}`);
     const train = runUnroll(['train', spec, '--data-root', dataRoot, '--out', single, '--backend', 'cpu', '--json']);
     const prefix = freshPrefix(name);
@@ -143,6 +143,38 @@ describe('workers that die or join mid-run', () => {
     expect(ranAfter.has(joinerId)).toBe(true);
 
     await expectUnrollTrainsOutcome(run, 'join', `worker ${joinerId} joined at step ${joined?.[1]} of ${STEPS}`);
+  }, 150_000);
+
+  it('a worker beyond workers.max, an observer since step 0, is taken in after a member is lost: it loads the committed state again from a member, and the run ends as unroll train ends', async () => {
+    const run = elasticRun('observer', { min: 1, max: 2 });
+    const { prefix } = run;
+    const common = ['--redis', REDIS_URL, '--prefix', prefix];
+    const worker = (id: string): NodeProcess =>
+      startNode('worker', [...common, '--data-root', dataRoot, '--checkpoint-dir', run.ckpt, '--backend', 'cpu', '--id', id, '--threads', '1', '--throttle-ms', '100']);
+    const coordinator = startNode('coordinator', common);
+    const ids = ['a', 'b', 'c'].map((n) => `${n}-${prefix.slice(-6)}`);
+    const workers = new Map(ids.map((id) => [id, worker(id)]));
+    nodes.push(coordinator, ...workers.values());
+    await Promise.all(nodes.map((n) => n.ready));
+    const follow = runUnroll(['submit', run.spec, '--follow', '--redis', REDIS_URL, '--prefix', prefix], 110_000);
+    await reachStep(coordinator, 5, STEPS);
+    const first = /observer-\S+: generation 1, members (.+)$/m.exec(coordinator.log())?.[1].split(', ') ?? [];
+    expect(first).toHaveLength(2);
+    const observer = ids.find((id) => !first.includes(id)) as string;
+    const victim = first[1];
+    (workers.get(victim) as NodeProcess).child.kill('SIGKILL');
+    const r = await follow;
+    expect({ code: r.code, stderr: r.stderr.slice(-1500) }).toMatchObject({ code: 0 });
+    const log = coordinator.log();
+    const generations = [...log.matchAll(/observer-\S+: generation (\d+), members (.+)$/gm)].map((m) => m[2].split(', '));
+    // The survivor alone, then the survivor and the observer.
+    expect(generations.slice(1)).toEqual([[first[0]], [first[0], observer]]);
+    const joined = new RegExp(`${observer} joined at step (\\d+); 2 members`).exec(log);
+    expect(joined).not.toBeNull();
+    const observerLog = (workers.get(observer) as NodeProcess).log();
+    expect(observerLog).toMatch(/parameters are at version 0, the run at step \d+: loading it again from a member/);
+    expect(observerLog).toMatch(new RegExp(`took the state of observer-\\S+ at step ${joined?.[1]} from a member`));
+    await expectUnrollTrainsOutcome(run, 'observer', `member ${victim} SIGKILLed, observer ${observer} taken in at step ${joined?.[1]} of ${STEPS}`);
   }, 150_000);
 
   it('with fewer than workers.min left: fails with an error naming it, and submit --follow exits 1', async () => {

@@ -34,7 +34,10 @@ interface Meta {
 
 /** The committed state of `session` (version `session.version`) for a joiner of `generation`. */
 export function snapshotOf(session: ExperimentSession, generation: number): StateSnapshot {
-  const optimizer = session.staged?.optimizerBefore ?? session.optimizer.state();
+  // The optimizer's state of the committed version. While an update is staged, its rollback copy —
+  // copied here: once that update commits, the copy's arrays are reused for the next staging (spareOptimizerState).
+  const staged = session.staged?.optimizerBefore;
+  const optimizer = staged ? { slots: new Map([...staged.slots].map(([k, a]) => [k, Float32Array.from(a)])), meta: { ...staged.meta } } : session.optimizer.state();
   const tensors: StateTensor[] = [];
   for (const spec of session.net.specs) tensors.push({ name: `param.${spec.name}`, shape: [...spec.shape], data: session.params.get(spec.name) as Float32Array });
   for (const [slot, data] of optimizer.slots) tensors.push({ name: `optimizer.${slot}`, shape: [data.length], data });

@@ -239,9 +239,29 @@ export class WorkerNode {
   private onAnnouncement(m: ControlMessage): void {
     const id = announcedExperiment(m);
     if (id === undefined || this.state !== WorkerState.Running) return;
-    this.experiment(id)
+    this.reloadIfBehind(id)
+      .then(() => this.experiment(id))
       .then((h) => h.participant.syncWithRecord())
       .catch((e: unknown) => this.log(`cannot join ${id}: ${e instanceof Error ? e.message : String(e)}`));
+  }
+
+  /**
+   * A session this worker holds that the record's generation names but that is behind
+   * the record by more than the commit it has staged — an observer admitted after step
+   * 0 (an observer applies no commits), or a member dropped by a recovery and taken in
+   * again — cannot catch up by commits: it is released, and loaded again with the
+   * committed state fetched from a member (load).
+   */
+  private async reloadIfBehind(id: string): Promise<void> {
+    const h = this.loaded.get(id);
+    if (!h) return;
+    const record = await this.deps.experiments.get(id);
+    if (!record || !record.members.includes(this.id)) return;
+    const s = h.session;
+    const healable = s.staged?.step === s.version && record.step === s.version + 1;
+    if (s.version >= record.step || healable) return;
+    this.log(`${id}: this worker's parameters are at version ${s.version}, the run at step ${record.step}: loading it again from a member`);
+    await this.release(id);
   }
 
   /** Frees the sessions of experiments that have ended (other than `except`). */

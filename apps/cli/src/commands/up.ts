@@ -213,7 +213,8 @@ export async function upCommand(flags: UpFlags): Promise<number> {
     child.on('exit', (code, signal) => {
       if (stopping) return;
       say(`${name} (pid ${child.pid}) exited (${signal ?? `code ${code}`})`);
-      if (name === 'coordinator') finish(EXIT_FAILURE);
+      // With --run, a child that dies before the cluster is up means the run cannot start.
+      if (name === 'coordinator' || (flags.run !== undefined && !announced)) finish(EXIT_FAILURE);
     });
   };
 
@@ -231,7 +232,8 @@ export async function upCommand(flags: UpFlags): Promise<number> {
     process.off('exit', onExit);
     return code;
   };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => finish(EXIT_OK));
+  // Stopped by a signal: a plain cluster exits 0; a --run whose experiment had not ended exits 1 (it did not succeed).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => finish(flags.run === undefined ? EXIT_OK : EXIT_FAILURE));
 
   /** --run: submit, follow to the end, score the final checkpoint. */
   const runOnce = async (file: string, spec: ExperimentSpec): Promise<number> => {
