@@ -6,9 +6,9 @@
  * the model and of the training state (optimizer slots, stream states) within
  * 1e-4, up to float summation order.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { decodeSafetensors } from '@unroll/checkpoint';
+import { checkpointDiff, stepFile } from './support/checkpoints';
 import { deleteKeys, freshPrefix, REDIS_URL, runUnroll, startUp, type UpProcess } from './support/processes';
 import { tinySpec, tinyWorkspace } from './support/tiny-experiment';
 
@@ -23,23 +23,12 @@ const SPECS = {
 };
 type Cell = keyof typeof SPECS;
 
+/** Every tensor within `max` of the other file's (same names and shapes), and the run's identity, cursor, counters, optimizer and RNG metadata equal. */
 function maxAbsDiffOfFiles(a: string, b: string): { max: number; tensors: number } {
-  const x = decodeSafetensors(readFileSync(a));
-  const y = decodeSafetensors(readFileSync(b));
-  expect(Object.keys(y.tensors).sort()).toEqual(Object.keys(x.tensors).sort());
-  let max = 0;
-  for (const [name, t] of Object.entries(x.tensors)) {
-    const u = y.tensors[name];
-    expect(u.shape).toEqual(t.shape);
-    const p = t.data as Float32Array;
-    const q = u.data as Float32Array;
-    for (let i = 0; i < p.length; i++) max = Math.max(max, Math.abs(p[i] - q[i]));
-  }
-  for (const key of ['vocab', 'unroll.model', 'unroll.identity', 'unroll.cursor', 'unroll.counters', 'unroll.optimizer', 'unroll.rng']) expect(y.metadata[key]).toEqual(x.metadata[key]);
-  return { max, tensors: Object.keys(x.tensors).length };
+  const { max, tensors, metadata: [x, y] } = checkpointDiff(a, b, { shapes: true });
+  for (const key of ['vocab', 'unroll.model', 'unroll.identity', 'unroll.cursor', 'unroll.counters', 'unroll.optimizer', 'unroll.rng']) expect(y[key]).toEqual(x[key]);
+  return { max, tensors };
 }
-
-const stepFile = (dir: string, step: number, state = false) => path.join(dir, `step-${String(step).padStart(8, '0')}${state ? '.state' : ''}.safetensors`);
 
 describe('invariant 1: 1, 2 and 3 workers train what one process trains', () => {
   let dir: string;
