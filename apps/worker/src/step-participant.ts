@@ -63,7 +63,7 @@ import type { NamedArrays } from '@unroll/bptt';
 import { PeerDeadlineError, type Collective, type StateSnapshot, type StateSource } from '@unroll/collective';
 import { acceptedDigest, traceEvent, type AcceptedJob, type CompletedWindow, type ControlBus, type ControlMessage, type ExperimentStore, type WindowResult } from '@unroll/cluster';
 import { checkpointDue, type CheckpointWriter } from './checkpoint-writer';
-import { MissingContributionError, type ExperimentSession } from './experiment-session';
+import { MissingContributionError, type ExperimentSession, type VersionWait } from './experiment-session';
 import { reductionBuffers } from './reduction-layout';
 import { beginUpdate, unscoredUpdate } from './staged-update';
 
@@ -186,8 +186,7 @@ export class StepParticipant {
    * on them is held back until that commit.
    */
   awaitParams(step: number, generation: number): Promise<{ params: NamedArrays; speculative: boolean }> {
-    const cancelled = (): string | undefined => (this.generation > generation ? `generation ${this.generation} replaced generation ${generation}` : undefined);
-    return this.session.awaitParams(step, generation, { timeoutMs: this.ctx.versionTimeoutMs ?? 60_000, pollMs: this.ctx.pollMs ?? 250, heal: () => this.healCommit(), cancelled, speculate: true });
+    return this.session.awaitParams(step, generation, { ...this.versionWait(generation), speculate: true });
   }
 
   /** Adopts the generation of the experiment record (on joining, or when a message names a generation not yet seen). */
@@ -201,8 +200,13 @@ export class StepParticipant {
     // A job's wait (with its generation) ends when a newer generation is adopted: a job
     // of step s + 1 enqueued ahead while step s reduced must not hold this worker's
     // job slot when step s fails and a new generation redoes it.
+    return this.session.awaitVersion(step, this.versionWait(generation));
+  }
+
+  /** How this worker waits for a version; a wait for a job of `generation` ends when a newer generation is adopted. */
+  private versionWait(generation: number | undefined): VersionWait {
     const cancelled = generation === undefined ? undefined : () => (this.generation > generation ? `generation ${this.generation} replaced generation ${generation}` : undefined);
-    return this.session.awaitVersion(step, { timeoutMs: this.ctx.versionTimeoutMs ?? 60_000, pollMs: this.ctx.pollMs ?? 250, heal: () => this.healCommit(), cancelled });
+    return { timeoutMs: this.ctx.versionTimeoutMs ?? 60_000, pollMs: this.ctx.pollMs ?? 250, heal: () => this.healCommit(), cancelled };
   }
 
   private async handle(m: ControlMessage, startedHere = false): Promise<void> {
