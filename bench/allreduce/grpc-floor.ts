@@ -13,6 +13,13 @@
  *   lib     the product on the same data and protocol with the parent:
  *           GrpcRingCollective (libs/collective) with its defaults, so that the
  *           floor and the product run interleaved in one process run.
+ *   libB    as lib, but GrpcRingCollective loaded from another tree, for A/B runs
+ *           of a change in one process run: FLOOR_LIB_B=dir, where dir holds
+ *           libs/collective and libs/proto (e.g. copies of an older commit) and a
+ *           node_modules whose @unroll/collective and @unroll/proto point at them.
+ *   tcp     the transport bound of run.ts's tcp-ring: the same RingReduction
+ *           (libs/collective) over the raw-TCP edges of tcp-ring-edges.ts, same
+ *           bucket, chunk and inline reducer as the product, same data.
  * Variants of the members' allocator, interleaved round by round (fresh
  * processes per group): plain (glibc defaults), malloc (the previous pass's
  * `MALLOC_MMAP_THRESHOLD_=67108864 MALLOC_TRIM_THRESHOLD_=268435456` in the
@@ -25,7 +32,7 @@
  *
  * Options: --rounds=3 --iterations=5 --members=4 --mb=16 --stream-mib=128
  *          --window=16777216 (client grpc-node.flow_control_window)
- *          --variants=plain,malloc,tuned --tests=stream,ring,lib
+ *          --variants=plain,malloc,tuned --tests=stream,ring,lib,tcp
  * Environment: FLOOR_NODE_ARGS (extra node flags for the members, e.g. --trace-gc),
  *          FLOOR_PROFILE_TIMED=dir (V8 CPU profiles of the timed iterations).
  */
@@ -35,8 +42,9 @@ import { Session } from 'node:inspector/promises';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
-import { GrpcRingCollective, RingServer } from '@unroll/collective';
+import { COLLECTIVE_DEFAULTS, GrpcRingCollective, RING_TRANSPORT_DEFAULTS, RingReduction, RingServer, createReducer } from '@unroll/collective';
 import { tuneAllocator } from '@unroll/kernels-native';
+import { TcpReceiveEdge, TcpSendEdge, dialTcp, listenTcp } from './tcp-ring-edges';
 
 const MiB = 1 << 20;
 const arg = (name: string, fallback: string): string => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
@@ -56,7 +64,7 @@ const SERVICE: grpc.ServiceDefinition = {
   },
 };
 
-type Test = 'stream' | 'ring' | 'lib';
+type Test = 'stream' | 'ring' | 'lib' | 'libB' | 'tcp';
 type ToChild = { type: 'peers'; addresses: string[] } | { type: 'go'; iteration: number } | { type: 'exit' };
 /** Per member and iteration: user and system CPU ms, minor page faults, voluntary context switches (process.resourceUsage deltas). */
 interface Usage {
@@ -71,7 +79,7 @@ type FromChild = { type: 'listening'; address: string } | { type: 'ready' } | { 
 // Member (child process): argv test, rank, size, payload MiB, window.
 
 async function member(test: Test, rank: number, size: number, mib: number, window: number): Promise<void> {
-  if (test === 'lib') return libMember(rank, size, mib, window);
+  if (test === 'lib' || test === 'libB' || test === 'tcp') return libMember(test, rank, size, mib, window);
   const send = (m: FromChild): void => void process.send?.(m);
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 2 * MiB, 'grpc.max_send_message_length': 2 * MiB });
   let downstream: grpc.ServerDuplexStream<Buffer, Buffer> | undefined;
@@ -224,28 +232,60 @@ async function member(test: Test, rank: number, size: number, mib: number, windo
   process.on('disconnect', () => process.exit(0));
 }
 
-/** The product for comparison: GrpcRingCollective (libs/collective) on the same data, same protocol with the parent. */
-async function libMember(rank: number, size: number, mib: number, window: number): Promise<void> {
+/**
+ * The product for comparison (`lib`: GrpcRingCollective), or the same ring engine
+ * over raw TCP (`tcp`: RingReduction over tcp-ring-edges.ts, as run.ts's tcp-ring
+ * transport), on the same data and with the same protocol with the parent.
+ */
+async function libMember(test: 'lib' | 'libB' | 'tcp', rank: number, size: number, mib: number, window: number): Promise<void> {
   const send = (m: FromChild): void => void process.send?.(m);
-  const server = await RingServer.bind('127.0.0.1:0');
-  send({ type: 'listening', address: server.address });
+  const lib: Pick<typeof import('@unroll/collective'), 'GrpcRingCollective' | 'RingServer'> =
+    test === 'libB' ? (require(path.resolve(process.env.FLOOR_LIB_B ?? '', 'libs/collective/src/index.ts')) as typeof import('@unroll/collective')) : { GrpcRingCollective, RingServer };
+  const server = test === 'tcp' ? undefined : await lib.RingServer.bind('127.0.0.1:0');
+  const listener = test === 'tcp' ? await listenTcp() : undefined;
+  send({ type: 'listening', address: server ? server.address : `127.0.0.1:${listener?.port ?? 0}` });
   const data = new Float32Array((mib * MiB) / 4);
   const fill = (): void => void data.fill(rank + 1);
   fill();
-  let collective: GrpcRingCollective | undefined;
+  let reduce: ((step: number) => Promise<void>) | undefined;
   process.on('message', (m: ToChild) => {
     void (async () => {
       if (m.type === 'peers') {
         const peers = m.addresses.map((address, r) => ({ rank: r, address }));
-        collective = await GrpcRingCollective.start({ rank, peers, server, timeoutMs: 120_000, flowControlWindowBytes: window });
+        if (server) {
+          const collective = await lib.GrpcRingCollective.start({ rank, peers, server, timeoutMs: 120_000, flowControlWindowBytes: window });
+          reduce = (step) => collective.allReduceSum({ experiment: 'floor', generation: 1, step }, [data]);
+        } else if (listener) {
+          const successor = peers[(rank + 1) % size];
+          const predecessor = peers[(rank - 1 + size) % size];
+          // The receiver dials, as in the gRPC ring (and run.ts's tcp-ring).
+          const [dialled, outSocket] = await Promise.all([dialTcp(predecessor.address), listener.accepted]);
+          const outbound = new TcpSendEdge(outSocket, successor);
+          const inbound = new TcpReceiveEdge(dialled.socket, predecessor);
+          dialled.setReader((bytes, n) => inbound.onRead(bytes, n));
+          const reducer = createReducer('inline');
+          reduce = (step) =>
+            new RingReduction({
+              rank,
+              size,
+              ctx: { experiment: 'floor', generation: 1, step },
+              buffers: [data],
+              bucketElements: COLLECTIVE_DEFAULTS.bucketBytes / 4,
+              chunkElements: RING_TRANSPORT_DEFAULTS.chunkBytes / 4,
+              inbound,
+              outbound,
+              reducer,
+              timeoutMs: 120_000,
+            }).run();
+        }
         send({ type: 'ready' });
-      } else if (m.type === 'go' && collective) {
+      } else if (m.type === 'go' && reduce) {
         const started = performance.now();
         const ru0 = process.resourceUsage();
         const cpu = process.cpuUsage();
         const profiler = process.env.FLOOR_PROFILE_TIMED && m.iteration > 0 ? await startProfiler() : undefined;
-        await collective.allReduceSum({ experiment: 'floor', generation: 1, step: m.iteration }, [data]);
-        if (profiler) await stopProfiler(profiler, path.join(process.env.FLOOR_PROFILE_TIMED ?? '', `floor-lib-n${size}-r${rank}-i${m.iteration}.cpuprofile`));
+        await reduce(m.iteration);
+        if (profiler) await stopProfiler(profiler, path.join(process.env.FLOOR_PROFILE_TIMED ?? '', `floor-${test}-n${size}-r${rank}-i${m.iteration}.cpuprofile`));
         const used = process.cpuUsage(cpu);
         send({ type: 'done', ms: performance.now() - started, cpuMs: (used.user + used.system) / 1000, check: data[0] + data[data.length - 1], usage: usageSince(ru0, used) });
         fill();
