@@ -76,6 +76,27 @@ export function describeWindowQueueConformance(name: string, factory: () => Prom
       await stop();
     });
 
+    it('watchCompleted on the instance whose consumer ran the jobs hears each once too, as does another instance', async () => {
+      const member = await fixture().open();
+      const other = await fixture().open();
+      const heardHere: CompletedWindow[] = [];
+      const heardThere: CompletedWindow[] = [];
+      const stopHere = await member.watchCompleted?.((done) => heardHere.push(done));
+      const stopThere = await other.watchCompleted?.((done) => heardThere.push(done));
+      if (!stopHere || !stopThere) return; // optional in the interface; both implementations here have it
+      await member.consume('w', async (job) => result(job, 'w'));
+      const jobs = step(3, 6);
+      const results = await coordinator.runStep(jobs, { timeoutMs: 20_000 });
+      await waitFor(async () => heardHere.length >= 3 && heardThere.length >= 3, 'every completion heard by both watchers');
+      await sleep(300); // a second delivery of any job would arrive meanwhile
+      const expected = jobs.map((j, i) => ({ experiment: j.experiment, generation: j.generation, step: 6, firstStream: j.firstStream, result: results[i] }));
+      for (const heard of [heardHere, heardThere]) {
+        expect([...heard].sort((a, b) => a.firstStream - b.firstStream)).toEqual(expected);
+      }
+      await stopHere();
+      await stopThere();
+    });
+
     it('retries a handler that throws once', async () => {
       const calls = new Map<number, number>();
       await (await fixture().open()).consume('w', async (job) => {
