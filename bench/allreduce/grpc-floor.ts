@@ -14,7 +14,8 @@
  *           GrpcRingCollective (libs/collective) with its defaults, so that the
  *           floor and the product run interleaved in one process run.
  *   libB    as lib, but GrpcRingCollective loaded from another tree, for A/B runs
- *           of a change in one process run: FLOOR_LIB_B=dir, where dir holds
+ *   libC,   of a change in one process run: FLOOR_LIB_B=dir (FLOOR_LIB_C, FLOOR_LIB_D), where dir holds
+ *   libD
  *           libs/collective and libs/proto (e.g. copies of an older commit) and a
  *           node_modules whose @unroll/collective and @unroll/proto point at them.
  *   tcp     the transport bound of run.ts's tcp-ring: the same RingReduction
@@ -33,7 +34,8 @@
  * Options: --rounds=3 --iterations=5 --members=4 --mb=16 --stream-mib=128
  *          --window=16777216 (client grpc-node.flow_control_window)
  *          --variants=plain,malloc,tuned --tests=stream,ring,lib,tcp
- * Environment: FLOOR_NODE_ARGS (extra node flags for the members, e.g. --trace-gc),
+ * Environment: FLOOR_NODE_ARGS (extra node flags for the members, e.g. --trace-gc; 'A|B' runs
+ *          every test with flags A and with flags B, interleaved, as further variants),
  *          FLOOR_PROFILE_TIMED=dir (V8 CPU profiles of the timed iterations).
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -64,7 +66,8 @@ const SERVICE: grpc.ServiceDefinition = {
   },
 };
 
-type Test = 'stream' | 'ring' | 'lib' | 'libB' | 'tcp';
+type Test = 'stream' | 'ring' | 'lib' | 'libB' | 'libC' | 'libD' | 'tcp';
+type OtherLib = 'libB' | 'libC' | 'libD';
 type ToChild = { type: 'peers'; addresses: string[] } | { type: 'go'; iteration: number } | { type: 'exit' };
 /** Per member and iteration: user and system CPU ms, minor page faults, voluntary context switches (process.resourceUsage deltas). */
 interface Usage {
@@ -79,7 +82,7 @@ type FromChild = { type: 'listening'; address: string } | { type: 'ready' } | { 
 // Member (child process): argv test, rank, size, payload MiB, window.
 
 async function member(test: Test, rank: number, size: number, mib: number, window: number): Promise<void> {
-  if (test === 'lib' || test === 'libB' || test === 'tcp') return libMember(test, rank, size, mib, window);
+  if (test !== 'stream' && test !== 'ring') return libMember(test, rank, size, mib, window);
   const send = (m: FromChild): void => void process.send?.(m);
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 2 * MiB, 'grpc.max_send_message_length': 2 * MiB });
   let downstream: grpc.ServerDuplexStream<Buffer, Buffer> | undefined;
@@ -237,10 +240,12 @@ async function member(test: Test, rank: number, size: number, mib: number, windo
  * over raw TCP (`tcp`: RingReduction over tcp-ring-edges.ts, as run.ts's tcp-ring
  * transport), on the same data and with the same protocol with the parent.
  */
-async function libMember(test: 'lib' | 'libB' | 'tcp', rank: number, size: number, mib: number, window: number): Promise<void> {
+async function libMember(test: 'lib' | OtherLib | 'tcp', rank: number, size: number, mib: number, window: number): Promise<void> {
   const send = (m: FromChild): void => void process.send?.(m);
   const lib: Pick<typeof import('@unroll/collective'), 'GrpcRingCollective' | 'RingServer'> =
-    test === 'libB' ? (require(path.resolve(process.env.FLOOR_LIB_B ?? '', 'libs/collective/src/index.ts')) as typeof import('@unroll/collective')) : { GrpcRingCollective, RingServer };
+    test === 'lib' || test === 'tcp'
+      ? { GrpcRingCollective, RingServer }
+      : (require(path.resolve(process.env[`FLOOR_LIB_${test.slice(3)}`] ?? '', 'libs/collective/src/index.ts')) as typeof import('@unroll/collective'));
   const server = test === 'tcp' ? undefined : await lib.RingServer.bind('127.0.0.1:0');
   const listener = test === 'tcp' ? await listenTcp() : undefined;
   send({ type: 'listening', address: server ? server.address : `127.0.0.1:${listener?.port ?? 0}` });
@@ -358,10 +363,10 @@ interface Result {
   usage: Usage;
 }
 
-async function group(test: Test, size: number, mib: number, window: number, env: NodeJS.ProcessEnv, iterations: number): Promise<Result> {
+async function group(test: Test, size: number, mib: number, window: number, env: NodeJS.ProcessEnv, iterations: number, nodeArgs: string): Promise<Result> {
   const children = Array.from(
     { length: size },
-    (_, rank) => new Child(fork(__filename, ['--member', test, String(rank), String(size), String(mib), String(window)], { execArgv: ['--require', 'tsx/cjs', ...(process.env.FLOOR_NODE_ARGS?.split(' ').filter(Boolean) ?? [])], env })),
+    (_, rank) => new Child(fork(__filename, ['--member', test, String(rank), String(size), String(mib), String(window)], { execArgv: ['--require', 'tsx/cjs', ...nodeArgs.split(' ').filter(Boolean)], env })),
   );
   try {
     const listening = await Promise.all(children.map((c) => c.next()));
@@ -421,21 +426,22 @@ async function main(): Promise<void> {
   const window = Number(arg('window', String(16 * MiB)));
   const variants = arg('variants', 'plain,malloc,tuned').split(',');
   const tests = arg('tests', 'stream,ring,lib').split(',') as Test[];
+  const nodeArgSets = (process.env.FLOOR_NODE_ARGS ?? '').split('|');
   const plainEnv = { ...process.env };
   delete plainEnv.MALLOC_MMAP_THRESHOLD_;
   delete plainEnv.MALLOC_TRIM_THRESHOLD_;
   console.log(`grpc-js floor: node ${process.version}, grpc-js ${(require('@grpc/grpc-js/package.json') as { version: string }).version}, ${os.availableParallelism()} cores, window ${window}; loadavg ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}`);
   for (let round = 1; round <= rounds; round++) {
     for (const test of tests) {
-      for (const variant of variants) {
+      for (const variant of variants) for (const nodeArgs of nodeArgSets) {
         const env = variant === 'malloc' ? { ...plainEnv, ...MALLOC_ENV } : variant === 'tuned' ? { ...plainEnv, FLOOR_TUNE_ALLOCATOR: '1' } : plainEnv;
         const size = test === 'stream' ? 2 : members;
         const mib = test === 'stream' ? streamMiB : mb;
-        const r = await group(test, size, mib, window, env, iterations);
+        const r = await group(test, size, mib, window, env, iterations, nodeArgs);
         const moved = test === 'stream' ? mib : 2 * (size - 1) * mib; // MiB sent (= received) in total
         const rate = test === 'stream' ? `${(mib / (r.wallMs / 1000)).toFixed(0)} MB/s` : `algbw ${(mib / (r.wallMs / 1000)).toFixed(0)} MB/s`;
         console.log(
-          `round ${round} ${test.padEnd(6)} ${variant.padEnd(6)} N=${size} ${String(mib).padStart(3)} MiB  wall ${r.wallMs.toFixed(1).padStart(6)} ms  ${rate}  cpu(all) ${r.cpuMs.toFixed(0).padStart(5)} ms = ${(r.cpuMs / moved).toFixed(2)} ms per MiB moved  others ${r.othersCores.toFixed(2)} cores | per member: user ${r.usage.userMs.toFixed(0)} sys ${r.usage.systemMs.toFixed(0)} ms, ${r.usage.minorFaults} faults, ${r.usage.voluntarySwitches} voluntary context switches (all threads)`,
+          `round ${round} ${test.padEnd(6)} ${variant.padEnd(6)}${nodeArgSets.length > 1 ? ` [${nodeArgs}]` : ''} N=${size} ${String(mib).padStart(3)} MiB  wall ${r.wallMs.toFixed(1).padStart(6)} ms  ${rate}  cpu(all) ${r.cpuMs.toFixed(0).padStart(5)} ms = ${(r.cpuMs / moved).toFixed(2)} ms per MiB moved  others ${r.othersCores.toFixed(2)} cores | per member: user ${r.usage.userMs.toFixed(0)} sys ${r.usage.systemMs.toFixed(0)} ms, ${r.usage.minorFaults} faults, ${r.usage.voluntarySwitches} voluntary context switches (all threads)`,
         );
       }
     }

@@ -1,6 +1,6 @@
 import { allocateFusionBuffer } from './bucket-plan';
 import { InlineReducer } from './inline-reducer';
-import type { Reducer } from './reducer';
+import { addFloat32, type Reducer } from './reducer';
 import { WorkerPoolReducer } from './worker-pool-reducer';
 
 /** `values` as little-endian bytes starting at an odd byte offset, as protobuf payloads often are. */
@@ -36,5 +36,28 @@ describe.each([
     const target = new Float32Array([1, 2]);
     await reducer.addInto(target, 0, unalignedBytes([3, 4]));
     expect([...target]).toEqual([4, 6]);
+  });
+});
+
+describe('addFloat32', () => {
+  /** Deterministic values of varied magnitude, so that float32 rounding matters. */
+  const values = (n: number, seed: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 10 ** ((i % 7) - 3));
+
+  it.each([0, 1, 3, 4, 5, 8, 11, 1027])('gives the bits of the plain element-wise loop for %i elements, at offsets and sub-ranges', (n) => {
+    for (const [offset, from] of [[0, 0], [3, 0], [5, 2], [1, Math.min(n, 3)]]) {
+      const to = Math.max(from, n - 1);
+      const a = values(n + offset + 2, 1);
+      const b = values(n, 2);
+      const expected = Float32Array.from(a);
+      for (let i = from; i < to; i++) expected[offset + i] += b[i];
+      addFloat32(a, offset, b, from, to);
+      expect(Buffer.from(a.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+    }
+  });
+
+  it('adds all of b by default and leaves the rest of a alone', () => {
+    const a = new Float32Array([1, 1, 1, 1, 1, 1, 1, 1]);
+    addFloat32(a, 1, new Float32Array([1, 2, 3, 4, 5]));
+    expect([...a]).toEqual([1, 2, 3, 4, 5, 6, 1, 1]);
   });
 });
