@@ -14,10 +14,10 @@
  *           GrpcRingCollective (libs/collective) with its defaults, so that the
  *           floor and the product run interleaved in one process run.
  *   libB    as lib, but GrpcRingCollective loaded from another tree, for A/B runs
- *   libC,   of a change in one process run: FLOOR_LIB_B=dir (FLOOR_LIB_C, FLOOR_LIB_D), where dir holds
- *   libD
+ *           of a change in one process run: FLOOR_LIB_B=dir, where dir holds
  *           libs/collective and libs/proto (e.g. copies of an older commit) and a
  *           node_modules whose @unroll/collective and @unroll/proto point at them.
+ *   libC    the same with FLOOR_LIB_C, libD with FLOOR_LIB_D.
  *   tcp     the transport bound of run.ts's tcp-ring: the same RingReduction
  *           (libs/collective) over the raw-TCP edges of tcp-ring-edges.ts, same
  *           bucket, chunk and inline reducer as the product, same data.
@@ -242,12 +242,13 @@ async function member(test: Test, rank: number, size: number, mib: number, windo
  */
 async function libMember(test: 'lib' | OtherLib | 'tcp', rank: number, size: number, mib: number, window: number): Promise<void> {
   const send = (m: FromChild): void => void process.send?.(m);
-  const lib: Pick<typeof import('@unroll/collective'), 'GrpcRingCollective' | 'RingServer'> =
-    test === 'lib' || test === 'tcp'
-      ? { GrpcRingCollective, RingServer }
+  const tcp = test === 'tcp';
+  const lib: Pick<typeof import('@unroll/collective'), 'GrpcRingCollective' | 'RingServer' | 'RingReduction' | 'createReducer'> =
+    test === 'lib' || tcp
+      ? { GrpcRingCollective, RingServer, RingReduction, createReducer }
       : (require(path.resolve(process.env[`FLOOR_LIB_${test.slice(3)}`] ?? '', 'libs/collective/src/index.ts')) as typeof import('@unroll/collective'));
-  const server = test === 'tcp' ? undefined : await lib.RingServer.bind('127.0.0.1:0');
-  const listener = test === 'tcp' ? await listenTcp() : undefined;
+  const server = tcp ? undefined : await lib.RingServer.bind('127.0.0.1:0');
+  const listener = tcp ? await listenTcp() : undefined;
   send({ type: 'listening', address: server ? server.address : `127.0.0.1:${listener?.port ?? 0}` });
   const data = new Float32Array((mib * MiB) / 4);
   const fill = (): void => void data.fill(rank + 1);
@@ -268,9 +269,9 @@ async function libMember(test: 'lib' | OtherLib | 'tcp', rank: number, size: num
           const outbound = new TcpSendEdge(outSocket, successor);
           const inbound = new TcpReceiveEdge(dialled.socket, predecessor);
           dialled.setReader((bytes, n) => inbound.onRead(bytes, n));
-          const reducer = createReducer('inline');
+          const reducer = lib.createReducer('inline');
           reduce = (step) =>
-            new RingReduction({
+            new lib.RingReduction({
               rank,
               size,
               ctx: { experiment: 'floor', generation: 1, step },
