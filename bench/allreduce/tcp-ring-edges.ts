@@ -231,7 +231,8 @@ export class TcpReceiveEdge implements RingReceiveEdge {
 
 /** Sending end: the socket the successor dialled on this member. */
 export class TcpSendEdge implements RingSendEdge {
-  readonly failed = new Deferred<never>();
+  private failure: Error | undefined;
+  private readonly failureListeners = new Set<(error: Error) => void>();
   private readonly acks = new Map<string, Deferred>();
   private unflushed = 0;
   private flushWaiters: Deferred[] = [];
@@ -246,7 +247,21 @@ export class TcpSendEdge implements RingSendEdge {
       },
     );
     socket.on('data', (d: Buffer) => parser.push(d));
-    socket.on('error', (e) => this.failed.reject(e));
+    socket.on('error', (e) => {
+      if (this.failure) return;
+      this.failure = e;
+      for (const listener of [...this.failureListeners]) listener(e);
+      this.failureListeners.clear();
+    });
+  }
+
+  onFailure(listener: (error: Error) => void): () => void {
+    if (this.failure) {
+      listener(this.failure);
+      return () => undefined;
+    }
+    this.failureListeners.add(listener);
+    return () => void this.failureListeners.delete(listener);
   }
 
   async send(message: RingDownstream): Promise<void> {

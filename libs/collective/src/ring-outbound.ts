@@ -46,8 +46,7 @@ export class RingOutbound {
   private readonly acks = new Map<string, Deferred>();
   private unflushed = 0;
   private flushWaiters: Deferred[] = [];
-  /** Settles (rejects) when the edge fails; reductions race it. */
-  readonly failed = new Deferred<never>();
+  private readonly failureListeners = new Set<(error: Error) => void>();
 
   constructor(
     private readonly call: RingServerStream,
@@ -62,6 +61,16 @@ export class RingOutbound {
       this.fail(new PeerDeadlineError(successor, 'receiver closed the ring stream'));
       call.end();
     });
+  }
+
+  /** Calls `listener` once when the edge fails (at once if it has); returns a function that removes it (RingSendEdge). */
+  onFailure(listener: (error: Error) => void): () => void {
+    if (this.failure) {
+      listener(this.failure);
+      return () => undefined;
+    }
+    this.failureListeners.add(listener);
+    return () => void this.failureListeners.delete(listener);
   }
 
   get closed(): boolean {
@@ -157,7 +166,8 @@ export class RingOutbound {
   private fail(error: Error): void {
     if (this.failure) return;
     this.failure = error;
-    this.failed.reject(error);
+    for (const listener of [...this.failureListeners]) listener(error);
+    this.failureListeners.clear();
     this.drain?.reject(error);
     this.drain = undefined;
     for (const w of this.flushWaiters.splice(0)) w.reject(error);

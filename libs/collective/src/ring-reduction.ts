@@ -79,8 +79,13 @@ export interface RingReceiveEdge {
 /** What the reduction needs from the edge it sends on (gRPC: RingOutbound). */
 export interface RingSendEdge {
   readonly successor: PeerRef;
-  /** Rejects when the edge fails. */
-  readonly failed: Deferred<never>;
+  /**
+   * Calls `listener` once when the edge fails (at once if it has); returns a
+   * function that removes it. Not a promise to react to: the edge outlives every
+   * reduction on it, and a reaction cannot be removed from a promise — each
+   * reduction would leave one behind (with whatever its closure holds).
+   */
+  onFailure(listener: (error: Error) => void): () => void;
   /** Writes a message; resolves when another may be written (flow control). */
   send(message: RingDownstream): Promise<void>;
   /** Resolves when the successor acknowledges `bucket` of `step`. */
@@ -157,7 +162,7 @@ export class RingReduction {
       else if (this.chunksReceived === 0) blame(this.predecessor);
       else timer = setTimeout(() => blame(this.predecessor), graceMs);
     }, timeoutMs - graceMs);
-    const link = failLinked(this.p.outbound.failed.promise, this);
+    const unlisten = this.p.outbound.onFailure((error) => this.fail(error));
     try {
       await this.guard(Promise.all([this.sendAll(), this.receiveAll(), this.awaitAcks()]));
     } catch (error) {
@@ -165,7 +170,7 @@ export class RingReduction {
       throw this.failure;
     } finally {
       clearTimeout(timer);
-      link.reduction = undefined;
+      unlisten();
     }
   }
 
@@ -381,23 +386,6 @@ export class RingReduction {
       await this.guard(this.p.outbound.acked(this.p.ctx.step, bucket.index));
     }
   }
-}
-
-/**
- * Fails `reduction` when the edge's `failed` rejects, through a holder the caller
- * empties when the reduction ends. The edge outlives every reduction on it and a
- * reaction on its promise cannot be removed, so the reaction must reach the
- * reduction only through the holder. A plain function, not an arrow inside
- * RingReduction.run: V8 keeps one context per function call for all the closures
- * created in it, and run's other closures capture `this` — a reaction created
- * there kept every finished reduction, with the caller's gradient buffers, alive
- * for as long as the edge (one per step: 54 reductions, 95 MB, after 54 steps of a
- * worker's heap snapshot, bench/cluster RESULTS.md).
- */
-function failLinked(failed: Promise<never>, reduction: RingReduction): { reduction?: RingReduction } {
-  const link: { reduction?: RingReduction } = { reduction };
-  failed.catch((error: Error) => link.reduction?.fail(error));
-  return link;
 }
 
 /** Compares a chunk with the one the schedule expects next; undefined when it matches. */
