@@ -1,7 +1,9 @@
 /**
  * `spec.workers`: how many data-parallel workers the distributed runtime may use. The
- * run starts once `min` have joined and admits more up to `max`; losing members below
- * `min` pauses it.
+ * run starts once `min` have joined and admits more up to `max`, at step boundaries.
+ * A member lost while at least `min` remain: the survivors redo the failed step as a
+ * new generation (up to the coordinator's --max-restarts). Fewer than `min` left: the
+ * run fails, naming the lost worker — it does not wait for replacements.
  */
 import { z } from 'zod';
 import { intAtLeast } from './field-builders';
