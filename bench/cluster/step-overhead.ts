@@ -15,6 +15,10 @@
  * trip — the overhead below then counts only what is not hidden (it can be negative
  * for one step; the median is what is compared). Tokens/s says what it is worth.
  *
+ * --worker-tree 'A|B': '|'-separated checkouts whose worker runs (empty: this one),
+ * variants run like --speculate — an A/B of worker code in one run, e.g.
+ * `git worktree add /tmp/base <commit>` with node_modules and the native build linked.
+ *
  * --cpu-prof DIR: the workers run under node --cpu-prof (a .cpuprofile per thread in
  * DIR, the compute thread's included); profile the coordinator with
  * `node --cpu-prof --cpu-prof-dir DIR --import tsx bench/cluster/step-overhead.ts …`.
@@ -71,6 +75,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1w,2w,1w' },
     speculate: { type: 'string', default: 'on' },
     'node-args': { type: 'string', default: workerNodeFlags().join(' ') },
+    'worker-tree': { type: 'string', default: '' },
     'cpu-prof': { type: 'string' },
   },
 });
@@ -85,6 +90,7 @@ const SPECULATE = values.speculate.split(',').map((v) => {
   if (v !== 'on' && v !== 'off') throw new Error(`--speculate expects on and off entries, got ${v}`);
   return v;
 });
+const WORKER_TREES = values['worker-tree'].split('|');
 const NODE_ARGS = values['node-args'].split('|').map((v) => v.split(' ').filter(Boolean));
 const ROUNDS = values.rounds.split(',').map((r) => {
   if (r !== '1w' && r !== '2w') throw new Error(`--rounds expects 1w and 2w entries, got ${r}`);
@@ -189,12 +195,12 @@ async function main(): Promise<void> {
   const summary: string[] = [];
   try {
     const options = { prefix, dataRoot: ws.dataRoot, checkpointDir: ws.checkpointDir, backend: 'wasm' };
-    const plan = MICRO_BATCHES.flatMap((microBatch) => ROUNDS.flatMap((n) => SPECULATE.flatMap((speculate) => NODE_ARGS.map((nodeArgs) => ({ microBatch, n, speculate, nodeArgs })))));
-    for (const [round, { microBatch, n, speculate, nodeArgs }] of plan.entries()) {
+    const plan = MICRO_BATCHES.flatMap((microBatch) => ROUNDS.flatMap((n) => SPECULATE.flatMap((speculate) => WORKER_TREES.flatMap((workerTree) => NODE_ARGS.map((nodeArgs) => ({ microBatch, n, speculate, workerTree, nodeArgs }))))));
+    for (const [round, { microBatch, n, speculate, workerTree, nodeArgs }] of plan.entries()) {
       // Fresh workers for every round, with the BLAS threads unroll up would give n of them.
       for (const w of workers.splice(0)) await w.stop();
       for (const name of ['a', 'b'].slice(0, n)) {
-        workers.push(await startWorker({ id: `${prefix}-r${round + 1}${name}`, ...options, threads: workerShare(n), nodeArgs: [...nodeArgs, ...(values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [])], args: ['--speculate', speculate] }));
+        workers.push(await startWorker({ id: `${prefix}-r${round + 1}${name}`, ...options, threads: workerShare(n), nodeArgs: [...nodeArgs, ...(values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [])], args: ['--speculate', speculate], workerTree: workerTree || undefined }));
       }
       const readyLines = workers.map((w) => /^unroll-worker: ready.*$/m.exec(w.log())?.[0] ?? '(no ready line)');
       const loadBefore = machine();
@@ -218,7 +224,7 @@ async function main(): Promise<void> {
       const med = (f: (r: StepRow) => number): string => ms(median(col(f)));
       const workersSeen = new Set(run.steps.flatMap((s) => s.results.map((r) => r.worker)));
       const q = (f: (r: StepRow) => number): string => `${med(f)} (p10 ${ms(quantile(col(f), 0.1))}, p90 ${ms(quantile(col(f), 0.9))})`;
-      lines.push(`round ${round + 1}: micro-batches of ${microBatch} (${STREAMS / microBatch} jobs a step), ${n} worker${n > 1 ? 's' : ''} (${[...workersSeen].join(', ')}), --speculate ${speculate}${nodeArgs.length ? `, node ${nodeArgs.join(' ')}` : ''}; ${loadBefore} before, ${machine()} after; ${timed.length} timed steps; medians in ms`);
+      lines.push(`round ${round + 1}: micro-batches of ${microBatch} (${STREAMS / microBatch} jobs a step), ${n} worker${n > 1 ? 's' : ''} (${[...workersSeen].join(', ')}), --speculate ${speculate}${workerTree ? `, worker of ${workerTree}` : ''}${nodeArgs.length ? `, node ${nodeArgs.join(' ')}` : ''}; ${loadBefore} before, ${machine()} after; ${timed.length} timed steps; medians in ms`);
       for (const line of readyLines) lines.push(`- ${line.replace(/, redis .*$/, '')}`);
       lines.push(`- StepOutcome.timings: wall ${q((r) => r.wall)}; slowest member's compute ${med((r) => r.compute)}; slowest reduce ${med((r) => r.reduce)}; apply ${med((r) => r.apply)}; queue wait ${med((r) => r.queueWait)}`);
       lines.push(`- overheadSeconds (wall − max compute − max reduce): ${q((r) => r.overhead)}`);
@@ -233,7 +239,7 @@ async function main(): Promise<void> {
       lines.push(`- ${tokens} tokens in ${wallSum.toFixed(2)} s: ${(tokens / wallSum).toFixed(0)} tokens/s; last loss ${run.steps[run.steps.length - 1].outcome.loss.toFixed(4)} (ln 128 = ${Math.log(VOCAB).toFixed(4)})`);
       lines.push('');
       summary.push(
-        `| ${round + 1} | ${microBatch} | ${n} | ${speculate}${nodeArgs.length ? ` ${nodeArgs.join(' ')}` : ''} | ${med((r) => r.wall)} | ${med((r) => r.compute)} | ${med((r) => r.reduce)} | ${med((r) => r.overhead)} | ${med((r) => r.interval)} | ${(tokens / wallSum).toFixed(0)} | ${busy.toFixed(2)} | ${(busy - ownCores).toFixed(2)} |`,
+        `| ${round + 1} | ${microBatch} | ${n} | ${speculate}${workerTree ? ` (worker of ${workerTree})` : ''}${nodeArgs.length ? ` ${nodeArgs.join(' ')}` : ''} | ${med((r) => r.wall)} | ${med((r) => r.compute)} | ${med((r) => r.reduce)} | ${med((r) => r.overhead)} | ${med((r) => r.interval)} | ${(tokens / wallSum).toFixed(0)} | ${busy.toFixed(2)} | ${(busy - ownCores).toFixed(2)} |`,
       );
     }
     lines.push('| round | micro-batch | workers | speculate | wall ms | slowest member compute ms | slowest reduce ms | overhead ms | step interval ms | tokens/s | busy cores | cores used by others |');

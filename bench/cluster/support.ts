@@ -142,10 +142,12 @@ export interface WorkerProcess {
  * on this machine, the rule `unroll up` applies (libs/cluster worker-threads.ts);
  * unset, the worker takes every usable core. `nodeArgs` go to node before the
  * script (e.g. --cpu-prof --cpu-prof-dir DIR), `args` to the worker after the others
- * (e.g. --speculate off).
+ * (e.g. --speculate off). `workerTree`: run the worker of another checkout of this
+ * repository (with its dependencies installed or linked) — an A/B of worker code in
+ * one benchmark run; the coordinator stays this tree's.
  */
-export async function startWorker(o: { id: string; prefix: string; dataRoot: string; checkpointDir: string; backend: string; threads?: number; nodeArgs?: string[]; args?: string[] }): Promise<WorkerProcess> {
-  const args = [...(o.nodeArgs ?? []), WORKER_BIN, '--redis', REDIS_URL, '--prefix', o.prefix, '--data-root', o.dataRoot, '--checkpoint-dir', o.checkpointDir, '--backend', o.backend, '--id', o.id, ...(o.threads ? ['--threads', String(o.threads)] : []), ...(o.args ?? [])];
+export async function startWorker(o: { id: string; prefix: string; dataRoot: string; checkpointDir: string; backend: string; threads?: number; nodeArgs?: string[]; args?: string[]; workerTree?: string }): Promise<WorkerProcess> {
+  const args = [...(o.nodeArgs ?? []), o.workerTree ? path.join(path.resolve(o.workerTree), 'apps/worker/bin/unroll-worker.js') : WORKER_BIN, '--redis', REDIS_URL, '--prefix', o.prefix, '--data-root', o.dataRoot, '--checkpoint-dir', o.checkpointDir, '--backend', o.backend, '--id', o.id, ...(o.threads ? ['--threads', String(o.threads)] : []), ...(o.args ?? [])];
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
