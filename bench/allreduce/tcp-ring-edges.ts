@@ -25,7 +25,7 @@
  */
 import * as net from 'node:net';
 import type { status } from '@grpc/grpc-js';
-import { Deferred, type PeerRef, type RingReceiveEdge, type RingSendEdge } from '@unroll/collective';
+import { Deferred, FailureListeners, type PeerRef, type RingReceiveEdge, type RingSendEdge } from '@unroll/collective';
 import type { RingDownstream, RingDownstream__Output } from '@unroll/proto';
 
 const CHUNK = 1;
@@ -231,8 +231,7 @@ export class TcpReceiveEdge implements RingReceiveEdge {
 
 /** Sending end: the socket the successor dialled on this member. */
 export class TcpSendEdge implements RingSendEdge {
-  private failure: Error | undefined;
-  private readonly failureListeners = new Set<(error: Error) => void>();
+  private readonly failures = new FailureListeners();
   private readonly acks = new Map<string, Deferred>();
   private unflushed = 0;
   private flushWaiters: Deferred[] = [];
@@ -247,21 +246,11 @@ export class TcpSendEdge implements RingSendEdge {
       },
     );
     socket.on('data', (d: Buffer) => parser.push(d));
-    socket.on('error', (e) => {
-      if (this.failure) return;
-      this.failure = e;
-      for (const listener of [...this.failureListeners]) listener(e);
-      this.failureListeners.clear();
-    });
+    socket.on('error', (e) => void this.failures.fail(e));
   }
 
   onFailure(listener: (error: Error) => void): () => void {
-    if (this.failure) {
-      listener(this.failure);
-      return () => undefined;
-    }
-    this.failureListeners.add(listener);
-    return () => void this.failureListeners.delete(listener);
+    return this.failures.add(listener);
   }
 
   async send(message: RingDownstream): Promise<void> {

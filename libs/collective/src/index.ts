@@ -34,3 +34,4 @@ export type { RingChunk, RingPhase } from './ring-schedule';
 export { createReducer } from './create-reducer';
 export type { Reducer } from './reducer';
 export { Deferred } from './deferred';
+export { FailureListeners } from './failure-listeners';

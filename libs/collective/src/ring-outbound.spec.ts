@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
+import { createReducer } from './create-reducer';
 import { RingOutbound, type RingServerStream } from './ring-outbound';
+import { RingReduction, type RingReceiveEdge } from './ring-reduction';
 
 /** The parts of a server call RingOutbound uses. */
 function fakeCall(): RingServerStream {
@@ -24,5 +26,44 @@ describe('RingOutbound.onFailure', () => {
     edge.onFailure((e) => heard.push(`late: ${e.message}`));
     const why = 'peer rank 1 at 127.0.0.1:1: ring stream cancelled by the receiver';
     expect(heard).toEqual([`b: ${why}`, `late: ${why}`]);
+  });
+});
+
+describe('RingReduction on a send edge that failed before it started', () => {
+  it('rejects with the edge failure and leaves no rejection unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const trap = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', trap);
+    try {
+      const call = fakeCall();
+      const outbound = new RingOutbound(call, { rank: 1, address: '127.0.0.1:1' }, { experiment: 'e', generation: 1 });
+      call.emit('cancelled');
+      const inbound: RingReceiveEdge = {
+        predecessor: { rank: 1, address: '127.0.0.1:1' },
+        ready: () => new Promise<void>(() => undefined),
+        take: () => {
+          throw new Error('nothing was received');
+        },
+        refuse: () => undefined,
+        ack: () => undefined,
+      };
+      const reduction = new RingReduction({
+        rank: 0,
+        size: 2,
+        ctx: { experiment: 'e', generation: 1, step: 0 },
+        buffers: [new Float32Array(1024)],
+        bucketElements: 1024,
+        chunkElements: 256,
+        inbound,
+        outbound,
+        reducer: createReducer('inline'),
+        timeoutMs: 5_000,
+      });
+      await expect(reduction.run()).rejects.toThrow('ring stream cancelled by the receiver');
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', trap);
+    }
   });
 });

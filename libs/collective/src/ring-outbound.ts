@@ -15,6 +15,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { RingDownstream, RingUpstream__Output } from '@unroll/proto';
 import { MessageRejectedError, PeerDeadlineError, StaleGenerationError, type PeerRef } from './collective-errors';
 import { Deferred } from './deferred';
+import { FailureListeners } from './failure-listeners';
 import { errorFromAbort } from './ring-abort';
 import { GENERATION_METADATA_KEY } from './ring-inbound';
 
@@ -46,7 +47,7 @@ export class RingOutbound {
   private readonly acks = new Map<string, Deferred>();
   private unflushed = 0;
   private flushWaiters: Deferred[] = [];
-  private readonly failureListeners = new Set<(error: Error) => void>();
+  private readonly failures = new FailureListeners();
 
   constructor(
     private readonly call: RingServerStream,
@@ -65,12 +66,7 @@ export class RingOutbound {
 
   /** Calls `listener` once when the edge fails (at once if it has); returns a function that removes it (RingSendEdge). */
   onFailure(listener: (error: Error) => void): () => void {
-    if (this.failure) {
-      listener(this.failure);
-      return () => undefined;
-    }
-    this.failureListeners.add(listener);
-    return () => void this.failureListeners.delete(listener);
+    return this.failures.add(listener);
   }
 
   get closed(): boolean {
@@ -166,8 +162,7 @@ export class RingOutbound {
   private fail(error: Error): void {
     if (this.failure) return;
     this.failure = error;
-    for (const listener of [...this.failureListeners]) listener(error);
-    this.failureListeners.clear();
+    this.failures.fail(error);
     this.drain?.reject(error);
     this.drain = undefined;
     for (const w of this.flushWaiters.splice(0)) w.reject(error);

@@ -195,7 +195,13 @@ export class RingReduction {
    * Here the waiter is dropped as soon as `promise` settles.
    */
   private guard<T>(promise: Promise<T>): Promise<T> {
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.failure) {
+      // Whatever `promise` does now is moot, but its rejection must not go unhandled
+      // (it would end the process): e.g. an edge that had already failed when the
+      // reduction started fails the reduction at once, before its loops are awaited.
+      promise.catch(() => undefined);
+      return Promise.reject(this.failure);
+    }
     return new Promise<T>((resolve, reject) => {
       this.waiters.add(reject);
       promise.then(
