@@ -29,21 +29,26 @@ async function collectGarbage(): Promise<void> {
 describe('RingReduction retention', () => {
   it('keeps no finished reduction, nor the buffers it reduced, alive on the edges', async () => {
     const servers = await Promise.all([0, 1].map(() => RingServer.bind('127.0.0.1:0')));
-    const peers = servers.map((server, rank) => ({ rank, address: server.address }));
-    const members = await Promise.all(servers.map((server, rank) => GrpcRingCollective.start({ rank, peers, server, timeoutMs: 10_000 })));
+    const members: GrpcRingCollective[] = [];
     try {
-      const reduced: Array<WeakRef<Float32Array>> = [];
+      const peers = servers.map((server, rank) => ({ rank, address: server.address }));
+      members.push(...(await Promise.all(servers.map((server, rank) => GrpcRingCollective.start({ rank, peers, server, timeoutMs: 10_000 })))));
+      // Per step and member: the arrays and their ArrayBuffers (payloads are Buffer views
+      // of the latter). Two buffers per call: one large enough to be reduced in place, and
+      // several small ones fused into a pooled bucket (staged in and out).
+      const reduced: Array<{ step: number; ref: WeakRef<object> }> = [];
       for (let step = 0; step < 8; step++) {
-        const buffers = members.map((_, rank) => new Float32Array(300_000).fill(rank + 1));
-        await Promise.all(members.map((m, rank) => m.allReduceSum({ experiment: 'retention', generation: 1, step }, [buffers[rank]])));
-        expect(buffers[0][123]).toBe(3);
-        for (const b of buffers) reduced.push(new WeakRef(b));
+        const calls = members.map((_, rank) => [new Float32Array(300_000).fill(rank + 1), new Float32Array(1000).fill(rank + 1), new Float32Array(3000).fill(rank + 1)]);
+        await Promise.all(members.map((m, rank) => m.allReduceSum({ experiment: 'retention', generation: 1, step }, calls[rank])));
+        expect([calls[0][0][123], calls[0][1][999], calls[1][2][0]]).toEqual([3, 3, 3]);
+        for (const b of calls.flat()) reduced.push({ step, ref: new WeakRef(b) }, { step, ref: new WeakRef(b.buffer) });
       }
       await collectGarbage();
-      const retained = reduced.flatMap((r, i) => (r.deref() !== undefined ? [Math.floor(i / 2)] : []));
+      const retained = reduced.filter((r) => r.ref.deref() !== undefined).map((r) => r.step);
       expect(retained.filter((step) => step !== 0 && step !== 7)).toEqual([]);
     } finally {
       await Promise.all(members.map((m) => m.close()));
+      if (members.length < servers.length) for (const s of servers) s.shutdown();
     }
   });
 });
