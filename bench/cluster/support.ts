@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -128,6 +128,15 @@ export function workspace(name: string, file: string, text: string): { dir: stri
   return { dir, dataRoot, checkpointDir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** Throws unless the other checkout's worker would load that checkout's own libraries. */
+function assertOwnLibraries(tree: string): void {
+  const root = path.resolve(tree);
+  const resolved = realpathSync(require.resolve('@unroll/collective', { paths: [path.join(root, 'apps/worker')] }));
+  if (!resolved.startsWith(`${realpathSync(root)}${path.sep}`)) {
+    throw new Error(`--worker-tree ${tree}: its @unroll/collective resolves to ${resolved}, outside it — give it a node_modules whose @unroll/* links point into it`);
+  }
+}
+
 /** One `unroll-worker` child process. */
 export interface WorkerProcess {
   id: string;
@@ -143,10 +152,13 @@ export interface WorkerProcess {
  * unset, the worker takes every usable core. `nodeArgs` go to node before the
  * script (e.g. --cpu-prof --cpu-prof-dir DIR), `args` to the worker after the others
  * (e.g. --speculate off). `workerTree`: run the worker of another checkout of this
- * repository (with its dependencies installed or linked) — an A/B of worker code in
- * one benchmark run; the coordinator stays this tree's.
+ * repository — an A/B of worker code in one benchmark run; the coordinator stays this
+ * tree's. Its `@unroll/*` packages must resolve inside it (checked): linking its
+ * node_modules to this tree's whole would make it run this tree's libraries, since
+ * the workspace links are relative symlinks that resolve to their real location.
  */
 export async function startWorker(o: { id: string; prefix: string; dataRoot: string; checkpointDir: string; backend: string; threads?: number; nodeArgs?: string[]; args?: string[]; workerTree?: string }): Promise<WorkerProcess> {
+  if (o.workerTree) assertOwnLibraries(o.workerTree);
   const args = [...(o.nodeArgs ?? []), o.workerTree ? path.join(path.resolve(o.workerTree), 'apps/worker/bin/unroll-worker.js') : WORKER_BIN, '--redis', REDIS_URL, '--prefix', o.prefix, '--data-root', o.dataRoot, '--checkpoint-dir', o.checkpointDir, '--backend', o.backend, '--id', o.id, ...(o.threads ? ['--threads', String(o.threads)] : []), ...(o.args ?? [])];
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let output = '';
