@@ -43,7 +43,7 @@ describe('addFloat32', () => {
   /** Deterministic values of varied magnitude, so that float32 rounding matters. */
   const values = (n: number, seed: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 10 ** ((i % 7) - 3));
 
-  it.each([0, 1, 3, 4, 5, 8, 11, 1027])('gives the bits of the plain element-wise loop for %i elements, at offsets and sub-ranges', (n) => {
+  it.each([0, 1, 3, 4, 5, 8, 11, 1027])('gives the bits of the plain element-wise loop on sub-ranges of a %i-element source, at offsets', (n) => {
     for (const [offset, from] of [[0, 0], [3, 0], [5, 2], [1, Math.min(n, 3)]]) {
       const to = Math.max(from, n - 1);
       const a = values(n + offset + 2, 1);

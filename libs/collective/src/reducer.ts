@@ -48,8 +48,9 @@ export function asFloat32(source: Uint8Array): Float32Array {
 /**
  * The loop itself: elements [from, to) of `b` are added into `a` at `offset + from`
  * onwards. It runs on subarray views (one index for both arrays), unrolled by
- * four: V8 does not vectorise, and this form cut the ring's CPU by ~15 % against
- * the plain `a[offset + i] += b[i]` (bench/allreduce/RESULTS.md, sixth pass).
+ * four: V8 does not vectorise, and this form cut the ring's CPU by about 10 %
+ * against the plain `a[offset + i] += b[i]`, pooled over interleaved A/Bs
+ * (bench/allreduce/RESULTS.md, sixth pass).
  * Every element is still float32(a + b) on its own: the same bits as before.
  */
 export function addFloat32(a: Float32Array, offset: number, b: Float32Array, from = 0, to = b.length): void {
