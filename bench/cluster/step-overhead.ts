@@ -17,8 +17,8 @@
  *
  * --worker-tree 'A|B': '|'-separated checkouts whose worker runs (empty: this one),
  * variants run like --speculate — an A/B of worker code in one run, e.g.
- * `git worktree add /tmp/base <commit>`, with a node_modules of its own whose entries
- * link to this tree's except `@unroll/*`, which must point into /tmp/base (checked),
+ * `git worktree add BASE <commit>`, with a node_modules of its own whose entries
+ * link to this tree's except `@unroll/*`, which must point into BASE (checked),
  * and the native build linked.
  *
  * --cpu-prof DIR: the workers run under node --cpu-prof (a .cpuprofile per thread in
