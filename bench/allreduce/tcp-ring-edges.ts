@@ -15,8 +15,8 @@
  * Receiving (TcpReceiveEdge): the socket reads into one reused buffer
  * (`onread`, no fresh buffer per read); the parser copies each payload once,
  * straight into a pooled 4-byte-aligned buffer that the reduction sums from
- * directly and hands back with `release`. The socket is paused while
- * {@link INBOX_HIGH_WATER} messages wait, like the gRPC edge.
+ * directly and hands back with `release`. Messages wait in the gRPC edge's
+ * MessageInbox, which pauses the socket at its high-water mark.
  * Sending (TcpSendEdge): header and payload view leave in one writev (cork);
  * the payload is not copied in user space. Up to {@link SEND_WINDOW_BYTES} may
  * be queued in the socket before `send` waits for 'drain' — the counterpart of
@@ -25,7 +25,7 @@
  */
 import * as net from 'node:net';
 import type { status } from '@grpc/grpc-js';
-import { Deferred, FailureListeners, type PeerRef, type RingReceiveEdge, type RingSendEdge } from '@unroll/collective';
+import { Deferred, FailureListeners, MessageInbox, type PeerRef, type RingReceiveEdge, type RingSendEdge } from '@unroll/collective';
 import type { RingDownstream, RingDownstream__Output } from '@unroll/proto';
 
 const CHUNK = 1;
@@ -34,8 +34,6 @@ const ACK = 2;
 const CHUNK_HEADER_FIXED = 1 + 1 + 4 * 3 + 8 * 4;
 const ACK_HEADER = 1 + 8 + 4;
 const EMPTY = Buffer.alloc(0);
-/** Messages queued before the receiving socket is paused (as ring-inbound.ts: about 8 MiB of chunks). */
-export const INBOX_HIGH_WATER = 8;
 /** Bytes queued in the sending socket before `send` waits (the gRPC receiver's window is 16 MiB). */
 export const SEND_WINDOW_BYTES = 16 * 1024 * 1024;
 /** Size of the buffer each read of the receiving socket lands in. */
@@ -164,19 +162,19 @@ function parseChunk(header: Buffer, payload: Buffer): RingDownstream__Output {
 
 /** Receiving end: the socket this member dialled on its predecessor. */
 export class TcpReceiveEdge implements RingReceiveEdge {
-  private readonly inbox: RingDownstream__Output[] = [];
-  private waiter: Deferred | undefined;
+  private readonly inbox: MessageInbox<RingDownstream__Output>;
   private readonly pool = new PayloadPool();
-  private paused = false;
   private readonly parser = new FrameParser(
     (bytes) => this.pool.acquire(bytes),
-    (header, payload) => this.push(parseChunk(header, payload ?? EMPTY)),
+    (header, payload) => this.inbox.push(parseChunk(header, payload ?? EMPTY)),
   );
 
   constructor(
     private readonly socket: net.Socket,
     readonly predecessor: PeerRef,
-  ) {}
+  ) {
+    this.inbox = new MessageInbox(socket, 'TcpReceiveEdge');
+  }
 
   /** Feeds bytes read by the socket (its `onread` callback); they are copied out before this returns. */
   onRead(data: Uint8Array, bytes: number): void {
@@ -184,19 +182,11 @@ export class TcpReceiveEdge implements RingReceiveEdge {
   }
 
   ready(): Promise<void> {
-    if (this.inbox.length > 0) return Promise.resolve();
-    this.waiter ??= new Deferred();
-    return this.waiter.promise;
+    return this.inbox.ready();
   }
 
   take(): RingDownstream__Output {
-    const m = this.inbox.shift();
-    if (!m) throw new Error('TcpReceiveEdge.take() with no message queued');
-    if (this.paused && this.inbox.length <= INBOX_HIGH_WATER / 2) {
-      this.paused = false;
-      this.socket.resume();
-    }
-    return m;
+    return this.inbox.take();
   }
 
   release(message: RingDownstream__Output): void {
@@ -215,17 +205,6 @@ export class TcpReceiveEdge implements RingReceiveEdge {
     frame.writeDoubleLE(step, 7);
     frame.writeUInt32LE(bucket, 15);
     this.socket.write(frame);
-  }
-
-  private push(message: RingDownstream__Output): void {
-    this.inbox.push(message);
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.resolve();
-    if (!this.paused && this.inbox.length >= INBOX_HIGH_WATER) {
-      this.paused = true;
-      this.socket.pause();
-    }
   }
 }
 

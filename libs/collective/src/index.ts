@@ -35,3 +35,5 @@ export { createReducer } from './create-reducer';
 export type { Reducer } from './reducer';
 export { Deferred } from './deferred';
 export { FailureListeners } from './failure-listeners';
+export { INBOX_HIGH_WATER, MessageInbox } from './message-inbox';
+export type { PausableSource } from './message-inbox';

@@ -8,7 +8,8 @@
 import { EventEmitter } from 'node:events';
 import type { RingClient, RingDownstream__Output, RingUpstream } from '@unroll/proto';
 import { PeerDeadlineError } from './collective-errors';
-import { INBOX_HIGH_WATER, RingInbound } from './ring-inbound';
+import { INBOX_HIGH_WATER } from './message-inbox';
+import { RingInbound } from './ring-inbound';
 
 class FakeCall extends EventEmitter {
   readonly written: RingUpstream[] = [];

@@ -7,9 +7,9 @@
  *    stream outlives many steps; it is re-dialled before the deadline gets
  *    close, after any failed reduction, and when the generation changes).
  * 2. Send `subscribe {experiment, generation, rank, size}`.
- * 3. Queue every downstream message; pause the stream when the queue holds
- *    {@link INBOX_HIGH_WATER} messages so that HTTP/2 flow control pushes back
- *    on the sender, resume when the reduction has drained it.
+ * 3. Queue every downstream message in a {@link MessageInbox}, which pauses the
+ *    stream at its high-water mark so that HTTP/2 flow control pushes back on
+ *    the sender, and resumes it when the reduction has drained it.
  * 4. When the call ends, every later `ready()` on an empty queue rejects with an
  *    error that names the predecessor (or a refusal / stale generation when the
  *    status says so).
@@ -20,10 +20,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Abort, RingClient, RingDownstream__Output, RingUpstream } from '@unroll/proto';
 import { MessageRejectedError, PeerDeadlineError, StaleGenerationError, type PeerRef } from './collective-errors';
-import { Deferred } from './deferred';
+import { MessageInbox } from './message-inbox';
 
-/** Messages queued before the stream is paused (about 8 MiB of chunks). */
-export const INBOX_HIGH_WATER = 8;
 
 /** How long an aborted stream may take to be ended by the predecessor before it is cancelled. */
 export const ABORT_GRACE_MS = 5_000;
@@ -41,10 +39,7 @@ export interface InboundBinding {
 
 export class RingInbound {
   private readonly call: grpc.ClientDuplexStream<RingUpstream, RingDownstream__Output>;
-  private readonly inbox: RingDownstream__Output[] = [];
-  private waiter: Deferred | undefined;
-  private failure: Error | undefined;
-  private paused = false;
+  private readonly inbox: MessageInbox<RingDownstream__Output>;
   /** Epoch ms at which the call's deadline expires. */
   readonly expiresAt: number;
 
@@ -57,7 +52,8 @@ export class RingInbound {
     this.expiresAt = Date.now() + lifetimeMs;
     const metadata = new grpc.Metadata({ waitForReady: true });
     this.call = client.Stream(metadata, { deadline: this.expiresAt });
-    this.call.on('data', (message: RingDownstream__Output) => this.push(message));
+    this.inbox = new MessageInbox(this.call, 'RingInbound');
+    this.call.on('data', (message: RingDownstream__Output) => this.inbox.push(message));
     this.call.on('error', (error: grpc.ServiceError) => this.fail(this.classify(error)));
     this.call.on('end', () => this.fail(new PeerDeadlineError(predecessor, 'ring stream ended by the sender')));
     this.call.write({ subscribe: { experiment: binding.experiment, generation: binding.generation, rank: binding.rank, size: binding.size } });
@@ -65,31 +61,22 @@ export class RingInbound {
 
   /** The stream has ended (or was cancelled) and must be re-dialled. */
   get closed(): boolean {
-    return this.failure !== undefined;
+    return this.inbox.error !== undefined;
   }
 
   /** Resolves, with no value, once a message is queued; rejects once the stream has ended and the queue is empty. */
   ready(): Promise<void> {
-    if (this.inbox.length > 0) return Promise.resolve();
-    if (this.failure) return Promise.reject(this.failure);
-    this.waiter ??= new Deferred();
-    return this.waiter.promise;
+    return this.inbox.ready();
   }
 
   /** The oldest queued message; call only after {@link ready} resolved. */
   take(): RingDownstream__Output {
-    const message = this.inbox.shift();
-    if (!message) throw new Error('RingInbound.take() with no message queued (await ready() first)');
-    if (this.paused && this.inbox.length <= INBOX_HIGH_WATER / 2) {
-      this.paused = false;
-      this.call.resume();
-    }
-    return message;
+    return this.inbox.take();
   }
 
   /** Tells the predecessor that a bucket arrived complete and checked. */
   ack(experiment: string, generation: number, step: number, bucket: number): void {
-    if (!this.failure) this.call.write({ ack: { tag: { experiment, generation, step }, bucket } });
+    if (!this.inbox.error) this.call.write({ ack: { tag: { experiment, generation, step }, bucket } });
   }
 
   /** Refuses the stream: the predecessor ends it with `code` (see {@link finish}). */
@@ -111,8 +98,7 @@ export class RingInbound {
    * {@link ABORT_GRACE_MS} if the predecessor does not end it.
    */
   private finish(last: RingUpstream, reason: Error): void {
-    if (this.failure) return;
-    this.fail(reason);
+    if (!this.fail(reason)) return;
     this.call.write(last);
     this.call.end();
     setTimeout(() => this.call.cancel(), ABORT_GRACE_MS).unref();
@@ -124,24 +110,8 @@ export class RingInbound {
     this.call.cancel();
   }
 
-  private push(message: RingDownstream__Output): void {
-    if (this.failure) return;
-    this.inbox.push(message);
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    waiter?.resolve();
-    if (!this.paused && this.inbox.length >= INBOX_HIGH_WATER) {
-      this.paused = true;
-      this.call.pause();
-    }
-  }
-
-  private fail(error: Error): void {
-    if (this.failure) return;
-    this.failure = error;
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    waiter?.reject(error);
+  private fail(error: Error): boolean {
+    return this.inbox.fail(error);
   }
 
   private classify(error: grpc.ServiceError): Error {
