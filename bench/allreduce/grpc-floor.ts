@@ -38,7 +38,7 @@
  *          every test with flags A and with flags B, interleaved, as further variants),
  *          FLOOR_PROFILE_TIMED=dir (V8 CPU profiles of the timed iterations).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import * as path from 'node:path';
@@ -46,7 +46,8 @@ import * as os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { COLLECTIVE_DEFAULTS, GrpcRingCollective, RING_TRANSPORT_DEFAULTS, RingReduction, RingServer, createReducer } from '@unroll/collective';
 import { tuneAllocator } from '@unroll/kernels-native';
-import { TcpReceiveEdge, TcpSendEdge, dialTcp, listenTcp } from './tcp-ring-edges';
+import { Child } from './child';
+import { connectTcpRing, listenTcp } from './tcp-ring-edges';
 
 const MiB = 1 << 20;
 const arg = (name: string, fallback: string): string => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
@@ -262,13 +263,7 @@ async function libMember(test: 'lib' | OtherLib | 'tcp', rank: number, size: num
           const collective = await lib.GrpcRingCollective.start({ rank, peers, server, timeoutMs: 120_000, flowControlWindowBytes: window });
           reduce = (step) => collective.allReduceSum({ experiment: 'floor', generation: 1, step }, [data]);
         } else if (listener) {
-          const successor = peers[(rank + 1) % size];
-          const predecessor = peers[(rank - 1 + size) % size];
-          // The receiver dials, as in the gRPC ring (and run.ts's tcp-ring).
-          const [dialled, outSocket] = await Promise.all([dialTcp(predecessor.address), listener.accepted]);
-          const outbound = new TcpSendEdge(outSocket, successor);
-          const inbound = new TcpReceiveEdge(dialled.socket, predecessor);
-          dialled.setReader((bytes, n) => inbound.onRead(bytes, n));
+          const { inbound, outbound } = await connectTcpRing(listener, peers, rank);
           const reducer = lib.createReducer('inline');
           reduce = (step) =>
             new lib.RingReduction({
@@ -333,20 +328,6 @@ async function stopProfiler(s: Session, file: string): Promise<void> {
 // ---------------------------------------------------------------------------
 // Parent.
 
-class Child {
-  private readonly inbox: FromChild[] = [];
-  private waiter: (() => void) | undefined;
-  constructor(readonly process: ChildProcess) {
-    process.on('message', (m: FromChild) => {
-      this.inbox.push(m);
-      this.waiter?.();
-    });
-  }
-  async next(): Promise<FromChild> {
-    while (this.inbox.length === 0) await new Promise<void>((resolve) => (this.waiter = resolve));
-    return this.inbox.shift() as FromChild;
-  }
-}
 
 function machineBusyMs(): number {
   const [, ...fields] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
@@ -367,7 +348,7 @@ interface Result {
 async function group(test: Test, size: number, mib: number, window: number, env: NodeJS.ProcessEnv, iterations: number, nodeArgs: string): Promise<Result> {
   const children = Array.from(
     { length: size },
-    (_, rank) => new Child(fork(__filename, ['--member', test, String(rank), String(size), String(mib), String(window)], { execArgv: ['--require', 'tsx/cjs', ...nodeArgs.split(' ').filter(Boolean)], env })),
+    (_, rank) => new Child<FromChild>(fork(__filename, ['--member', test, String(rank), String(size), String(mib), String(window)], { execArgv: ['--require', 'tsx/cjs', ...nodeArgs.split(' ').filter(Boolean)], env })),
   );
   try {
     const listening = await Promise.all(children.map((c) => c.next()));

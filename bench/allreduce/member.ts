@@ -34,7 +34,7 @@ import {
 } from '@unroll/collective';
 import { tuneAllocator } from '@unroll/kernels-native';
 import { ParameterServer, ParameterServerWorker, PARAMETER_SERVER_SERVICE } from './grpc-parameter-server';
-import { TcpReceiveEdge, TcpSendEdge, dialTcp, listenTcp } from './tcp-ring-edges';
+import { connectTcpRing, listenTcp } from './tcp-ring-edges';
 
 export type Transport = 'grpc-ring' | 'tcp-ring' | 'grpc-ps';
 type FromParent =
@@ -102,13 +102,7 @@ async function setUp(): Promise<{ address: string; connect(peers: RingPeer[]): P
     return {
       address: `127.0.0.1:${listener.port}`,
       async connect(peers) {
-        const successor = peers[(rank + 1) % size];
-        const predecessor = peers[(rank - 1 + size) % size];
-        // The receiver dials, as in the gRPC ring: member r reads from the socket it opened on r−1.
-        const [dialled, outSocket] = await Promise.all([dialTcp(predecessor.address), listener.accepted]);
-        const outbound = new TcpSendEdge(outSocket, successor);
-        const inbound = new TcpReceiveEdge(dialled.socket, predecessor);
-        dialled.setReader((data, bytes) => inbound.onRead(data, bytes));
+        const { inbound, outbound } = await connectTcpRing(listener, peers, rank);
         return (step, data) =>
           new RingReduction({
             rank,

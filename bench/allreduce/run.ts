@@ -25,10 +25,11 @@
  * profiles of the members), ALLREDUCE_PROFILE_TIMED (profiles of the timed all-reduces
  * only; see member.ts), ALLREDUCE_NODE_ARGS (extra node flags for the members).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Child } from './child';
 import type { FromMember, Transport } from './member';
 
 const MB = 1024 * 1024;
@@ -48,20 +49,6 @@ const allocatorAb = process.argv.includes('--allocator-ab');
 /** Warm-up iterations (JIT, connection set-up), then timed ones; fewer for 64 MB to stay within the time budget. */
 const iterationsFor = (mb: number): { warmup: number; timed: number } => (mb >= 64 ? { warmup: 1, timed: 3 } : { warmup: 1, timed: 5 });
 
-class Child {
-  private readonly inbox: FromMember[] = [];
-  private waiter: (() => void) | undefined;
-  constructor(readonly process: ChildProcess) {
-    process.on('message', (m: FromMember) => {
-      this.inbox.push(m);
-      this.waiter?.();
-    });
-  }
-  async next(): Promise<FromMember> {
-    while (this.inbox.length === 0) await new Promise<void>((resolve) => (this.waiter = resolve));
-    return this.inbox.shift() as FromMember;
-  }
-}
 
 interface Row {
   transport: Transport;
@@ -95,7 +82,7 @@ function machineBusyMs(): number {
 async function runGroup(transport: Transport, n: number, mb: number, reducer: string, alloc: Allocator = allocator): Promise<Row> {
   const script = path.join(__dirname, 'member.ts');
   const env = { ...process.env, ALLREDUCE_ALLOCATOR: alloc };
-  const children = Array.from({ length: n }, (_, rank) => new Child(fork(script, [transport, String(rank), String(n), reducer], { env, execArgv: ['--require', 'tsx/cjs', ...(process.env.ALLREDUCE_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ALLREDUCE_CPU_PROF_DIR}`] : []), ...(process.env.ALLREDUCE_NODE_ARGS?.split(' ').filter(Boolean) ?? [])] })));
+  const children = Array.from({ length: n }, (_, rank) => new Child<FromMember>(fork(script, [transport, String(rank), String(n), reducer], { env, execArgv: ['--require', 'tsx/cjs', ...(process.env.ALLREDUCE_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ALLREDUCE_CPU_PROF_DIR}`] : []), ...(process.env.ALLREDUCE_NODE_ARGS?.split(' ').filter(Boolean) ?? [])] })));
   try {
     const listening = await Promise.all(children.map((c) => c.next()));
     const peers = listening.map((m, rank) => ({ rank, address: m.type === 'listening' ? m.address : '' }));

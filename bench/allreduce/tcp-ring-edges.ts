@@ -266,6 +266,22 @@ export class TcpSendEdge implements RingSendEdge {
 }
 
 /** Listens on 127.0.0.1:0; resolves the socket the successor dials through `accepted`. */
+/**
+ * Both edges of member `rank` of a raw-TCP ring over `peers` (listening on `listener`):
+ * the receiver dials, as in the gRPC ring — member r reads from the socket it
+ * opened on r − 1 and sends on the one r + 1 opened on it.
+ */
+export async function connectTcpRing(listener: { accepted: Promise<net.Socket> }, peers: readonly PeerRef[], rank: number): Promise<{ inbound: TcpReceiveEdge; outbound: TcpSendEdge }> {
+  const size = peers.length;
+  const successor = peers[(rank + 1) % size];
+  const predecessor = peers[(rank - 1 + size) % size];
+  const [dialled, outSocket] = await Promise.all([dialTcp(predecessor.address), listener.accepted]);
+  const outbound = new TcpSendEdge(outSocket, successor);
+  const inbound = new TcpReceiveEdge(dialled.socket, predecessor);
+  dialled.setReader((data, bytes) => inbound.onRead(data, bytes));
+  return { inbound, outbound };
+}
+
 export async function listenTcp(): Promise<{ port: number; accepted: Promise<net.Socket>; close(): void }> {
   const accepted = new Deferred<net.Socket>();
   const server = net.createServer((socket) => {
