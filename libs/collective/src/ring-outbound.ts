@@ -42,7 +42,6 @@ export function endWithStatus(call: EndableCall, code: grpc.status, details: str
 }
 
 export class RingOutbound {
-  private failure: Error | undefined;
   private drain: Deferred | undefined;
   private readonly acks = new Map<string, Deferred>();
   private unflushed = 0;
@@ -70,12 +69,13 @@ export class RingOutbound {
   }
 
   get closed(): boolean {
-    return this.failure !== undefined;
+    return this.failures.error !== undefined;
   }
 
   /** Writes one message; resolves when the stream can take another. */
   async send(message: RingDownstream): Promise<void> {
-    if (this.failure) throw this.failure;
+    const failure = this.failures.error;
+    if (failure) throw failure;
     this.unflushed++;
     const writable = this.call.write(message, () => this.onFlushed());
     if (writable) return;
@@ -110,7 +110,7 @@ export class RingOutbound {
 
   /** Tells the successor the reduction failed (naming the culprit), then ends the stream ABORTED. */
   abort(message: RingDownstream, details: string): void {
-    if (this.failure) return;
+    if (this.failures.error) return;
     this.call.write(message);
     this.close(grpc.status.ABORTED, details);
   }
@@ -147,7 +147,8 @@ export class RingOutbound {
     let ack = this.acks.get(key);
     if (!ack) {
       ack = new Deferred();
-      if (this.failure) ack.reject(this.failure);
+      const failure = this.failures.error;
+      if (failure) ack.reject(failure);
       this.acks.set(key, ack);
     }
     return ack;
@@ -160,9 +161,7 @@ export class RingOutbound {
   }
 
   private fail(error: Error): void {
-    if (this.failure) return;
-    this.failure = error;
-    this.failures.fail(error);
+    if (!this.failures.fail(error)) return;
     this.drain?.reject(error);
     this.drain = undefined;
     for (const w of this.flushWaiters.splice(0)) w.reject(error);
