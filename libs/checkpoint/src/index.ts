@@ -22,5 +22,6 @@ export {
   readModelFile,
 } from './checkpoint-store';
 export type { CheckpointEntry, CheckpointParts, CheckpointStoreOptions } from './checkpoint-store';
+export { modelFileName, stateFileName } from './checkpoint-names';
 export { assertTensorsMatch } from './tensor-layout';
 export type { TensorLayout } from './tensor-layout';

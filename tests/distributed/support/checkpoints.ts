@@ -1,7 +1,7 @@
 /** Comparing the checkpoints two runs wrote (safetensors), tensor by tensor. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { decodeSafetensors } from '@unroll/checkpoint';
+import { decodeSafetensors, modelFileName, stateFileName } from '@unroll/checkpoint';
 
 /**
  * max |a − b| over every tensor of two checkpoint files, which must hold the same
@@ -30,4 +30,4 @@ export function maxAbsDiffOfFiles(a: string, b: string): number {
 }
 
 /** The checkpoint file of `step` in `dir` (the model, or with `state` the training state). */
-export const stepFile = (dir: string, step: number, state = false): string => path.join(dir, `step-${String(step).padStart(8, '0')}${state ? '.state' : ''}.safetensors`);
+export const stepFile = (dir: string, step: number, state = false): string => path.join(dir, state ? stateFileName(step) : modelFileName(step));

@@ -30,6 +30,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { checkRedis, connectRedis, DEFAULT_PREFIX, redactRedisUrl, usableCores, workerNodeFlags, workerShare } from '@unroll/cluster';
 import { runEvaluation } from '@unroll/bptt';
+import { modelFileName } from '@unroll/checkpoint';
 import type { ExperimentSpec } from '@unroll/spec';
 import { backendFlag, dataRoot, kernelFlag, positiveInt, readSpec, threadsFlag } from '../context';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../errors';
@@ -239,7 +240,7 @@ export async function upCommand(flags: UpFlags): Promise<number> {
   const runOnce = async (file: string, spec: ExperimentSpec): Promise<number> => {
     const code = await submitCommand(file, { follow: true, redis: url, prefix });
     if (code !== EXIT_OK) return code;
-    const checkpoint = path.join(checkpointDir, spec.metadata.name, `step-${String(spec.spec.steps).padStart(8, '0')}.safetensors`);
+    const checkpoint = path.join(checkpointDir, spec.metadata.name, modelFileName(spec.spec.steps));
     const result = await runEvaluation({ spec, dataRoot: root, checkpoint, backend: backend === 'auto' ? undefined : backend, kernel: { kernel, threads: threadsFlag(flags.threads), log: () => undefined } });
     process.stderr.write(`validation ${spec.spec.data.dataset === 'text' ? 'bits/char' : 'bits/token'}: ${result.bitsPerToken.toFixed(3)}\ncheckpoint: ${path.relative(process.cwd(), checkpoint)}\n`);
     return EXIT_OK;
