@@ -96,7 +96,7 @@ export function passiveOpenMp(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
- * Node flags for a compute process (a worker, `unroll train`) with `cores` usable
+ * Node flags for a worker process (`unroll up`'s workers, the deployment's, the benchmarks') with `cores` usable
  * cores: --single-threaded-gc on at most 2 (see above), none on more (unmeasured there).
  */
 export function workerNodeFlags(cores: number = usableCores()): string[] {

@@ -167,20 +167,18 @@ export class InMemoryWindowQueue implements WindowQueue {
       }
     } catch (error) {
       if (this.pending.get(p.id) !== p) return;
-      if (error instanceof WindowJobElsewhereError) {
-        // Another consumer's job: offered again after retryAfterMs, the attempt not counted.
-        p.attemptsMade--;
-        setTimeout(() => {
-          if (this.pending.get(p.id) !== p) return;
-          this.ready.push(p);
-          this.dispatch();
-        }, error.retryAfterMs);
-      } else if (p.attemptsMade < this.attempts) {
-        setTimeout(() => {
-          if (this.pending.get(p.id) !== p) return;
-          this.ready.push(p);
-          this.dispatch();
-        }, this.backoffMs);
+      // Another consumer's job (WindowJobElsewhereError) is offered again after its retryAfterMs, the attempt not counted.
+      const elsewhere = error instanceof WindowJobElsewhereError;
+      if (elsewhere) p.attemptsMade--;
+      if (elsewhere || p.attemptsMade < this.attempts) {
+        setTimeout(
+          () => {
+            if (this.pending.get(p.id) !== p) return;
+            this.ready.push(p);
+            this.dispatch();
+          },
+          elsewhere ? error.retryAfterMs : this.backoffMs,
+        );
       } else {
         this.pending.delete(p.id);
         p.reject(new WindowJobFailedError(p.id, p.attemptsMade, error instanceof Error ? error.message : String(error)));
