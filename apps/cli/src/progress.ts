@@ -1,5 +1,5 @@
 /**
- * The live progress line of `unroll train`:
+ * The live progress line of `unroll train` (and its printer, shared with `unroll submit --follow`):
  *   step 120/2000  loss 1.8421  bpc 2.658  12,345 tok/s  ETA 3m12s
  * Rewritten in place on a terminal; on a pipe, one line every few seconds.
  */
@@ -19,17 +19,55 @@ export interface ProgressWriter {
   isTTY?: boolean;
 }
 
-export class ProgressLine {
-  private lastPrint = 0;
+/**
+ * A progress line's output: rewritten in place on a terminal; on a pipe, one line
+ * every `intervalMs` and the last one. `unroll train` and `unroll submit --follow`.
+ */
+export class LivePrinter {
+  private lastPrint = -Infinity;
   private open = false;
-  private lossEma: number | undefined;
-  /** First step of this run (a resumed run starts past 0), for the ETA. */
-  private firstStep: number | undefined;
 
   constructor(
     private readonly out: ProgressWriter,
     private readonly intervalMs = 5000,
   ) {}
+
+  /** Shows `line`; `last`: the run's last one (always printed on a pipe). */
+  show(line: string, last: boolean): void {
+    const now = Date.now();
+    if (this.out.isTTY) {
+      this.out.write(`\r\x1b[2K${line}`);
+      this.open = true;
+    } else if (now - this.lastPrint >= this.intervalMs || last) {
+      this.out.write(`${line}\n`);
+      this.lastPrint = now;
+    }
+  }
+
+  /** Ends the in-place line, if one is open. */
+  end(): void {
+    if (this.open) {
+      this.out.write('\n');
+      this.open = false;
+    }
+  }
+
+  /** Ends the in-place line before other output. */
+  message(text: string): void {
+    this.end();
+    this.out.write(`${text}\n`);
+  }
+}
+
+export class ProgressLine {
+  private readonly printer: LivePrinter;
+  private lossEma: number | undefined;
+  /** First step of this run (a resumed run starts past 0), for the ETA. */
+  private firstStep: number | undefined;
+
+  constructor(out: ProgressWriter, intervalMs = 5000) {
+    this.printer = new LivePrinter(out, intervalMs);
+  }
 
   step(e: Extract<RunEvent, { type: 'step' }>): void {
     const r = e.result;
@@ -42,22 +80,11 @@ export class ProgressLine {
       `step ${done}/${e.total}  loss ${loss.toFixed(4)}  bpc ${(loss / Math.LN2).toFixed(3)}  ` +
       `${Math.round(e.tokensPerSecond).toLocaleString('en-US')} tok/s  ETA ${formatDuration(eta)}` +
       (r.skipped ? '  [skipped: non-finite gradient]' : r.clipped ? '  [clipped]' : '');
-    const now = Date.now();
-    if (this.out.isTTY) {
-      this.out.write(`\r\x1b[2K${line}`);
-      this.open = true;
-    } else if (now - this.lastPrint >= this.intervalMs || done === e.total) {
-      this.out.write(`${line}\n`);
-      this.lastPrint = now;
-    }
+    this.printer.show(line, done === e.total);
   }
 
   /** Ends the in-place line before other output. */
   message(text: string): void {
-    if (this.open) {
-      this.out.write('\n');
-      this.open = false;
-    }
-    this.out.write(`${text}\n`);
+    this.printer.message(text);
   }
 }

@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { BullExperimentQueue, checkRedis, connectRedis, DEFAULT_PREFIX, RedisControlBus, RedisExperimentStore, type ControlMessage, type ExperimentRecord } from '@unroll/cluster';
 import { parseSpec } from '@unroll/spec';
 import { EXIT_FAILURE, EXIT_OK } from '../errors';
-import { formatDuration } from '../progress';
+import { formatDuration, LivePrinter } from '../progress';
 
 export interface SubmitFlags {
   follow?: boolean;
@@ -51,6 +51,8 @@ export async function submitCommand(specFile: string, flags: SubmitFlags): Promi
     // Commits seen (time, step), for tokens/s over the last RATE_WINDOW of them.
     const commits: Array<{ t: number; step: number }> = [];
     const say = (line: string): void => void process.stderr.write(`${line}\n`);
+    // As unroll train's progress: rewritten in place on a terminal; on a pipe, a line every few seconds and the last step's.
+    const printer = new LivePrinter({ write: (t) => process.stderr.write(t), isTTY: process.stderr.isTTY }, PIPE_EVERY_MS);
     const onMessage = (m: ControlMessage): void => {
       if (m.type === 'reduce' && m.barrier !== true) {
         tokens.set(m.step, m.count);
@@ -64,22 +66,12 @@ export async function submitCommand(specFile: string, flags: SubmitFlags): Promi
         const first = commits[0];
         let counted = 0;
         for (const c of commits.slice(1)) counted += tokens.get(c.step) ?? 0;
-        const rate = commits.length > 1 ? counted / ((performance.now() - first.t) / 1000) : undefined;
-        const eta = rate !== undefined && commits.length > 1 ? ` ETA ${formatDuration(((total - m.step - 1) * (performance.now() - first.t)) / 1000 / (commits.length - 1))}` : '';
-        const line = `step ${m.step + 1}/${total}${loss !== undefined ? `  loss ${loss.toFixed(4)}  bpc ${(loss / Math.LN2).toFixed(3)}` : ''}${rate !== undefined ? `  ${Math.round(rate).toLocaleString('en-US')} tok/s ${eta}` : ''}`;
-        // As unroll train's progress: rewritten in place on a terminal; on a pipe, a line every few seconds and the last step's.
-        const now = performance.now();
-        if (process.stderr.isTTY) {
-          process.stderr.write(`\r\x1b[2K${line}`);
-          open = true;
-        } else if (now - lastPrinted >= PIPE_EVERY_MS || m.step + 1 === total) {
-          say(line);
-          lastPrinted = now;
-        }
+        const seconds = (performance.now() - first.t) / 1000;
+        // Over the last commits: tokens/s, and the time a step takes for the ETA.
+        const pace = commits.length > 1 ? `  ${Math.round(counted / seconds).toLocaleString('en-US')} tok/s  ETA ${formatDuration(((total - m.step - 1) * seconds) / (commits.length - 1))}` : '';
+        printer.show(`step ${m.step + 1}/${total}${loss !== undefined ? `  loss ${loss.toFixed(4)}  bpc ${(loss / Math.LN2).toFixed(3)}` : ''}${pace}`, m.step + 1 === total);
       }
     };
-    let open = false;
-    let lastPrinted = -Infinity;
     if (flags.follow) await bus.subscribe(id, onMessage);
 
     await experiments.create({ id, specYaml, status: 'queued', step: 0, generation: 0, members: [] });
@@ -94,7 +86,7 @@ export async function submitCommand(specFile: string, flags: SubmitFlags): Promi
       if (record && record.status !== 'queued' && record.status !== 'running') break;
       await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
     }
-    if (open) process.stderr.write('\n');
+    printer.end();
     const lastLoss = losses.get(record.step - 1);
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({ id, status: record.status, step: record.step, steps: total, loss: lastLoss ?? null, error: record.error ?? null })}\n`);
