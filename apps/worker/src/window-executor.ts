@@ -60,14 +60,26 @@ export interface WindowExecutorContext {
   throttleMs?: number;
   /** Where the window runs (window-compute.ts). @defaultValue inline, on the calling thread */
   compute?: WindowCompute;
+  /**
+   * The generation of `experiment` this worker has taken on and its members, when it
+   * has one (StepParticipant). A generation's members never change, so a job of that
+   * generation for a worker outside it is handed back before any Redis read.
+   */
+  knownGeneration?(experiment: string): { generation: number; members: readonly string[] } | undefined;
 }
 
 const INLINE = new InlineWindowCompute();
+
+function elsewhere(where: string, workerId: string, g: { generation: number; members: readonly string[] }): WindowJobElsewhereError {
+  return new WindowJobElsewhereError(`${where}: worker ${workerId} is not a member of generation ${g.generation} (${g.members.join(', ')})`);
+}
 
 export async function executeWindow(ctx: WindowExecutorContext, job: WindowJob): Promise<WindowResult> {
   const startedAt = Date.now();
   traceEvent('job.received', { g: job.generation, s: job.step, first: job.firstStream });
   const where = `window job ${job.experiment}/g${job.generation}/s${job.step}/streams ${job.firstStream}+${job.streams}`;
+  const known = ctx.knownGeneration?.(job.experiment);
+  if (known && known.generation === job.generation && !known.members.includes(ctx.workerId)) throw elsewhere(where, ctx.workerId, known);
   // The record (for the fence) and the stored state are read in one round trip: the
   // state's key exists from the previous step's commit on. At an epoch's first window
   // the value is ignored (zeros); a refused job simply drops it.
@@ -77,7 +89,7 @@ export async function executeWindow(ctx: WindowExecutorContext, job: WindowJob):
   if (!record) throw new WindowJobRefusedError(`${where}: experiment does not exist`);
   if (job.generation !== record.generation) throw new WindowJobRefusedError(`${where}: generation ${job.generation} is not the experiment's current generation ${record.generation}`);
   // A member must run it: the queue offers it again without using an attempt (a cluster may have more workers than the ring).
-  if (!record.members.includes(ctx.workerId)) throw new WindowJobElsewhereError(`${where}: worker ${ctx.workerId} is not a member of generation ${record.generation} (${record.members.join(', ')})`);
+  if (!record.members.includes(ctx.workerId)) throw elsewhere(where, ctx.workerId, record);
 
   const session = await ctx.session(job.experiment);
   const plan = session.schedule.windowAt(job.step);

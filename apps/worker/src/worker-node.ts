@@ -190,6 +190,10 @@ export class WorkerNode {
         awaitParams: this.options.speculate === false ? undefined : async (session, step, generation) => (await this.experiment(session.id)).participant.awaitParams(step, generation),
         throttleMs: this.options.throttleMs,
         compute: this.compute,
+        knownGeneration: (id) => {
+          const p = this.loaded.get(id)?.participant;
+          return p && p.generation >= 0 ? { generation: p.generation, members: p.members } : undefined;
+        },
       },
       job,
     );
