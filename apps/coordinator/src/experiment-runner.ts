@@ -11,7 +11,8 @@
  *      the experiment's channel, and the announcement on the cluster channel;
  *   5. for every step from the record's step to spec.steps: run it (step-driver.ts),
  *      stopping if the record was cancelled meanwhile. A member lost during a step
- *      (its heartbeat expired, or its ring peers reported it dead) does not end the
+ *      (its registration expired — no heartbeat — or was withdrawn by a ring peer
+ *      that found its ring port closed, which takes under a second) does not end the
  *      run while workers.min members are left and restarts remain (maxRestarts):
  *      a new generation of the survivors is opened (its fencing token makes every
  *      message and job of the old one void), and the step is redone from the
@@ -86,8 +87,10 @@ export interface ExperimentRunnerOptions extends StepDriverOptions {
   maxRestarts?: number;
   /**
    * After a step failed with a member reporting a dead ring peer, how long to wait
-   * for a member's heartbeat to expire before deciding nobody was lost (the failure
-   * then ends the run). @defaultValue 15 s — past the workers' 10 s heartbeat TTL
+   * for a member's registration to go before deciding nobody was lost (the failure
+   * then ends the run). A peer whose ring port refuses connections is withdrawn by
+   * the member that found it at once; otherwise this waits for the heartbeat's
+   * expiry. @defaultValue 15 s — past the workers' 10 s heartbeat TTL
    */
   lossGraceMs?: number;
   log?: (line: string) => void;
@@ -197,9 +200,10 @@ export class ExperimentRunner {
   /**
    * The members left after `failure`, when the run can go on without the lost ones;
    * otherwise `failure` itself (or why it cannot recover) is thrown. Only a lost
-   * member is recovered from: a heartbeat that expired (MemberLostError), or — after a
-   * member reported a failed reduction (a broken ring stream names the dead peer) — a
-   * member whose heartbeat expires within lossGraceMs. Any other failure ends the run.
+   * member is recovered from: a registration that expired or was withdrawn
+   * (MemberLostError), or — after a member reported a failed reduction (a broken ring
+   * stream names the dead peer) — a member whose registration goes within
+   * lossGraceMs. Any other failure ends the run.
    */
   private async survivors(id: string, spec: ExperimentSpec, members: string[], failure: unknown, restarts: number): Promise<string[]> {
     if (!(failure instanceof MemberLostError || failure instanceof StepFailedError)) throw failure;

@@ -16,13 +16,17 @@ export class CoordinatorError extends Error {
 /** Fewer than workers.min workers were alive within the formation timeout. */
 export class RingFormationTimeoutError extends CoordinatorError {}
 
-/** A member of the current generation stopped heartbeating. */
+/**
+ * A member of the current generation left the cluster: its registration expired (no
+ * heartbeat within the TTL) or was withdrawn — by itself when it stopped, or by a
+ * ring peer that found its ring port closed (apps/worker ring-collectives.ts).
+ */
 export class MemberLostError extends CoordinatorError {
   constructor(
     readonly members: string[],
     during: string,
   ) {
-    super(`worker${members.length > 1 ? 's' : ''} ${members.join(', ')} stopped heartbeating during ${during}`);
+    super(`worker${members.length > 1 ? 's' : ''} ${members.join(', ')} left the cluster (registration expired or withdrawn) during ${during}`);
   }
 }
 

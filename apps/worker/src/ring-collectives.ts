@@ -6,11 +6,19 @@
  * server, which then routes calls to it; the same member list reuses the collective
  * (the generation is per call, and the collective fences it itself).
  *
+ * A ring peer whose stream fails from its side is probed (ring-probe.ts): when its
+ * ring port refuses a connection, its process is gone, and this worker withdraws
+ * its registration at once, so the coordinator learns within a liveness poll (under
+ * a second) what the heartbeat's expiry would tell it only after the TTL (10 s) —
+ * whether the step was reducing (a failed report) or computing (a job that will
+ * never finish). A peer that is alive, unreachable or merely re-dialling is left
+ * alone: only a refused connection proves anything.
+ *
  * Limitation: GrpcRingCollective.close() also shuts the server down, so a replaced
  * collective is left to the garbage collector rather than closed (its channel to the
  * old predecessor stays open until then). One ring per worker at a time.
  */
-import { fetchState, GrpcRingCollective, type Collective, type RingServer, type StateSnapshot, type StateSource } from '@unroll/collective';
+import { fetchState, GrpcRingCollective, probeRingPort, type Collective, type PeerRef, type RingPortProbe, type RingServer, type StateSnapshot, type StateSource } from '@unroll/collective';
 import type { MembershipStore } from '@unroll/cluster';
 import type { CollectiveProvider } from './step-participant';
 
@@ -24,16 +32,21 @@ export class RingFormationError extends Error {
 export interface RingCollectivesOptions {
   /** Deadline of one all-reduce. @defaultValue 30 s (COLLECTIVE_DEFAULTS) */
   timeoutMs?: number;
+  /** How a failed peer's ring port is probed. @defaultValue probeRingPort with a 1 s timeout */
+  probe?: (address: string) => Promise<RingPortProbe>;
+  log?: (line: string) => void;
 }
 
 export class RingCollectives implements CollectiveProvider {
-  private current: { key: string; collective: GrpcRingCollective } | undefined;
+  private current: { key: string; collective: GrpcRingCollective; unwatch: () => void } | undefined;
+  /** Peers being probed now, by worker id (both edges to a dead peer fail together). */
+  private readonly probing = new Set<string>();
   /** Serves joiners' FetchState from the worker's sessions (serveState). */
   private stateSource: StateSource | undefined;
 
   constructor(
     private readonly server: RingServer,
-    private readonly membership: Pick<MembershipStore, 'alive'>,
+    private readonly membership: Pick<MembershipStore, 'alive' | 'deregister'>,
     private readonly options: RingCollectivesOptions = {},
   ) {}
 
@@ -44,11 +57,43 @@ export class RingCollectives implements CollectiveProvider {
       if (address === undefined) throw new RingFormationError(`experiment ${experiment}: ring member ${id} (rank ${r}) is not alive`);
       return { rank: r, address };
     });
-    const key = JSON.stringify(peers);
+    // By member ids too: a new process at a dead one's address (a restarted pod) is another ring.
+    const key = JSON.stringify({ members, peers });
     if (this.current?.key === key) return this.current.collective;
     const collective = await GrpcRingCollective.start({ rank, peers, server: this.server, timeoutMs: this.options.timeoutMs, stateSource: this.stateSource });
-    this.current = { key, collective };
+    this.current?.unwatch();
+    const unwatch = collective.onPeerFailure((peer, error) => void this.checkPeer(collective, members[peer.rank], peer, error.reason));
+    this.current = { key, collective, unwatch };
     return collective;
+  }
+
+  /**
+   * A peer's stream failed from its side. If nothing listens at its ring address any
+   * more, its process is gone: a reduction waiting on it fails now, and its
+   * registration is withdrawn.
+   */
+  private async checkPeer(collective: GrpcRingCollective, id: string | undefined, peer: PeerRef, reason: string): Promise<void> {
+    if (id === undefined || this.probing.has(id)) return;
+    this.probing.add(id);
+    try {
+      const found = await (this.options.probe ?? ((address: string) => probeRingPort(address, 1000)))(peer.address);
+      if (found !== 'refused') return;
+      const gone = `${reason}; its ring port ${peer.address} refuses connections: its process is gone`;
+      collective.peerGone(peer.rank, gone);
+      // Still registered at that address (ids are per process, so this is the dead process's entry).
+      const entry = (await this.membership.alive()).find((w) => w.id === id);
+      if (entry?.ringAddress !== peer.address) return;
+      await this.membership.deregister(id);
+      this.log(`ring peer ${id} (rank ${peer.rank}): ${gone}, registration withdrawn`);
+    } catch (e) {
+      this.log(`checking ring peer ${id} at ${peer.address}: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      this.probing.delete(id);
+    }
+  }
+
+  private log(line: string): void {
+    this.options.log?.(line);
   }
 
   serveState(source: StateSource): void {
@@ -82,6 +127,7 @@ export class RingCollectives implements CollectiveProvider {
   }
 
   async close(): Promise<void> {
+    this.current?.unwatch();
     if (this.current) await this.current.collective.close();
     else this.server.shutdown();
     this.current = undefined;

@@ -21,6 +21,8 @@
  *     `StaleGenerationError` (Invariant 4: the generation is a fencing token).
  */
 
+import type { PeerRef } from './collective-errors';
+
 /** Identifies one reduction; carried by every message (DESIGN.md Invariant 4). */
 export interface ReduceContext {
   /** Experiment id. */
@@ -43,6 +45,11 @@ export interface Collective {
    * @param buffers gradient tensors in a fixed order; lengths must match on every member. Empty buffers are allowed.
    */
   allReduceSum(ctx: ReduceContext, buffers: Float32Array[]): Promise<void>;
+  /**
+   * Optional: calls `listener` when the connection to a neighbour fails from its
+   * side (it may be gone); returns a function that removes the listener.
+   */
+  onPeerFailure?(listener: (peer: PeerRef, error: Error) => void): () => void;
   /** Stops serving and fails any reduction in progress; idempotent. */
   close(): Promise<void>;
 }

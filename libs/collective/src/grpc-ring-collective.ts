@@ -113,6 +113,10 @@ export class GrpcRingCollective implements Collective, RingServiceHandler {
   private reducing: ReduceContext | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private readonly peerFailureListeners = new Set<(peer: PeerRef, error: PeerDeadlineError) => void>();
+  private readonly peers: readonly PeerRef[];
+  /** Set by peerGone: why no reduction of this member list can complete. */
+  private gone: PeerDeadlineError | undefined;
 
   private constructor(
     options: GrpcRingCollectiveOptions,
@@ -120,6 +124,7 @@ export class GrpcRingCollective implements Collective, RingServiceHandler {
   ) {
     this.rank = options.rank;
     this.size = options.peers.length;
+    this.peers = options.peers.map((p) => ({ rank: p.rank, address: p.address }));
     this.self = options.peers[this.rank];
     this.predecessor = options.peers[(this.rank - 1 + this.size) % this.size];
     this.successor = options.peers[(this.rank + 1) % this.size];
@@ -162,8 +167,45 @@ export class GrpcRingCollective implements Collective, RingServiceHandler {
     return run;
   }
 
+  /**
+   * Calls `listener` whenever a stream to a neighbour fails from the far side or the
+   * transport — between reductions too, since the streams outlive them — with the
+   * error naming the neighbour. Not for this member's own closes and aborts. The
+   * neighbour may be gone, or may only have re-dialled (a new generation): the
+   * listener finds out which (ring-probe.ts). Returns a function that removes it.
+   */
+  onPeerFailure(listener: (peer: PeerRef, error: PeerDeadlineError) => void): () => void {
+    this.peerFailureListeners.add(listener);
+    return () => void this.peerFailureListeners.delete(listener);
+  }
+
+  /**
+   * Tells the collective that the member at `rank` is gone (its process was found
+   * dead): a reduction in progress, or waiting for a stream the member would have
+   * opened, fails now with a PeerDeadlineError naming it instead of at its deadline,
+   * and so does every later one — this member list can no longer reduce (a new
+   * generation without it makes a new collective).
+   */
+  peerGone(rank: number, reason: string): void {
+    if (rank === this.rank || !Number.isInteger(rank) || rank < 0 || rank >= this.size || this.gone) return;
+    this.gone = new PeerDeadlineError(this.peers[rank], reason);
+    if (this.reducing) this.failReducing(this.gone);
+  }
+
+  private readonly peerFailed = (error: PeerDeadlineError): void => {
+    if (this.closed) return;
+    for (const listener of [...this.peerFailureListeners]) {
+      try {
+        listener(error.peer, error);
+      } catch {
+        // the listener's trouble; the edge has failed either way
+      }
+    }
+  };
+
   async close(): Promise<void> {
     if (this.closed) return;
+    this.peerFailureListeners.clear();
     this.closed = true;
     const error = new CollectiveClosedError();
     this.current?.fail(error);
@@ -207,7 +249,7 @@ export class GrpcRingCollective implements Collective, RingServiceHandler {
       }
       this.generations.set(s.experiment, generation);
       const previous = this.outbound;
-      this.outbound = new RingOutbound(call, this.successor, { experiment: s.experiment, generation });
+      this.outbound = new RingOutbound(call, this.successor, { experiment: s.experiment, generation }, this.peerFailed);
       if (previous) {
         const reason = generation > previous.subscriber.generation ? new StaleGenerationError(previous.subscriber.generation, generation, 'successor subscribed to a newer generation') : undefined;
         previous.close(grpc.status.ABORTED, 'superseded by a new subscription', undefined, reason);
@@ -235,6 +277,7 @@ export class GrpcRingCollective implements Collective, RingServiceHandler {
     if (ctx.generation < newest) throw new StaleGenerationError(ctx.generation, newest, formatContext(ctx));
     this.generations.set(ctx.experiment, ctx.generation);
     if (this.size === 1) return;
+    if (this.gone) throw this.gone;
 
     this.reducing = ctx;
     try {
@@ -295,7 +338,7 @@ export class GrpcRingCollective implements Collective, RingServiceHandler {
     }
     i?.close();
     if (!this.client) throw new Error('no predecessor in a ring of one');
-    this.inbound = new RingInbound(this.client, this.predecessor, { experiment: ctx.experiment, generation: ctx.generation, rank: this.rank, size: this.size }, Math.max(this.streamLifetimeMs, this.timeoutMs * 2));
+    this.inbound = new RingInbound(this.client, this.predecessor, { experiment: ctx.experiment, generation: ctx.generation, rank: this.rank, size: this.size }, Math.max(this.streamLifetimeMs, this.timeoutMs * 2), this.peerFailed);
     return this.inbound;
   }
 

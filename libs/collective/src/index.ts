@@ -22,6 +22,8 @@ export { RING_TRANSPORT_DEFAULTS } from './grpc-options';
 export type { RingTlsOptions, RingTransportOptions } from './grpc-options';
 export { RingServer, RING_SERVICE_NAME } from './ring-server';
 export { fetchState } from './state-transfer';
+export { probeRingPort, splitAddress } from './ring-probe';
+export type { RingPortProbe } from './ring-probe';
 export type { FetchStateOptions, StateSnapshot, StateSource, StateTensor } from './state-transfer';
 export type { ReducerKind } from './reducer';
 

@@ -48,14 +48,16 @@ export class RingInbound {
     readonly predecessor: PeerRef,
     readonly binding: InboundBinding,
     lifetimeMs: number,
+    /** Told when the stream fails from the far side or the transport (not by this member's close or abort) with a PeerDeadlineError: the predecessor may be gone. */
+    private readonly onRemoteFailure?: (error: PeerDeadlineError) => void,
   ) {
     this.expiresAt = Date.now() + lifetimeMs;
     const metadata = new grpc.Metadata({ waitForReady: true });
     this.call = client.Stream(metadata, { deadline: this.expiresAt });
     this.inbox = new MessageInbox(this.call, 'RingInbound');
     this.call.on('data', (message: RingDownstream__Output) => this.inbox.push(message));
-    this.call.on('error', (error: grpc.ServiceError) => this.fail(this.classify(error)));
-    this.call.on('end', () => this.fail(new PeerDeadlineError(predecessor, 'ring stream ended by the sender')));
+    this.call.on('error', (error: grpc.ServiceError) => this.remoteFail(this.classify(error)));
+    this.call.on('end', () => this.remoteFail(new PeerDeadlineError(predecessor, 'ring stream ended by the sender')));
     this.call.write({ subscribe: { experiment: binding.experiment, generation: binding.generation, rank: binding.rank, size: binding.size } });
   }
 
@@ -112,6 +114,10 @@ export class RingInbound {
 
   private fail(error: Error): boolean {
     return this.inbox.fail(error);
+  }
+
+  private remoteFail(error: Error): void {
+    if (this.fail(error) && error instanceof PeerDeadlineError) this.onRemoteFailure?.(error);
   }
 
   private classify(error: grpc.ServiceError): Error {

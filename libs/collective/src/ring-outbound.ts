@@ -52,13 +52,15 @@ export class RingOutbound {
     private readonly call: RingServerStream,
     readonly successor: PeerRef,
     readonly subscriber: Subscriber,
+    /** Told when the stream fails from the far side or the transport (not by this member's close or abort): the successor may be gone. */
+    private readonly onRemoteFailure?: (error: PeerDeadlineError) => void,
   ) {
     call.on('data', (message: RingUpstream__Output) => this.onMessage(message));
     call.on('drain', () => this.releaseDrain());
-    call.on('cancelled', () => this.fail(new PeerDeadlineError(successor, 'ring stream cancelled by the receiver')));
-    call.on('error', (error: Error) => this.fail(new PeerDeadlineError(successor, `ring stream failed: ${error.message}`)));
+    call.on('cancelled', () => this.remoteFail(new PeerDeadlineError(successor, 'ring stream cancelled by the receiver')));
+    call.on('error', (error: Error) => this.remoteFail(new PeerDeadlineError(successor, `ring stream failed: ${error.message}`)));
     call.on('end', () => {
-      this.fail(new PeerDeadlineError(successor, 'receiver closed the ring stream'));
+      this.remoteFail(new PeerDeadlineError(successor, 'receiver closed the ring stream'));
       call.end();
     });
   }
@@ -160,11 +162,17 @@ export class RingOutbound {
     drain?.resolve();
   }
 
-  private fail(error: Error): void {
-    if (!this.failures.fail(error)) return;
+  private remoteFail(error: PeerDeadlineError): void {
+    if (this.fail(error)) this.onRemoteFailure?.(error);
+  }
+
+  /** Fails everything pending; false when the edge had already failed. */
+  private fail(error: Error): boolean {
+    if (!this.failures.fail(error)) return false;
     this.drain?.reject(error);
     this.drain = undefined;
     for (const w of this.flushWaiters.splice(0)) w.reject(error);
     for (const ack of this.acks.values()) if (!ack.settled) ack.reject(error);
+    return true;
   }
 }

@@ -1,0 +1,30 @@
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { probeRingPort, splitAddress } from './ring-probe';
+
+function listen(): Promise<Server> {
+  return new Promise((resolve) => {
+    const server = createServer((socket) => socket.destroy());
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
+describe('probeRingPort', () => {
+  it("says 'open' while a server listens and 'refused' once it has closed", async () => {
+    const server = await listen();
+    const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    expect(await probeRingPort(address)).toBe('open');
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    expect(await probeRingPort(address)).toBe('refused');
+  });
+
+  it("says 'unknown', not 'refused', when the host cannot be reached or resolved", async () => {
+    expect(await probeRingPort('no-such-host.invalid:7070', 2000)).toBe('unknown');
+  });
+
+  it('parses host:port, bracketed IPv6 included, and refuses anything else', () => {
+    expect(splitAddress('10.0.0.7:7070')).toEqual({ host: '10.0.0.7', port: 7070 });
+    expect(splitAddress('[::1]:7070')).toEqual({ host: '::1', port: 7070 });
+    expect(splitAddress('worker-0.unroll:7070')).toEqual({ host: 'worker-0.unroll', port: 7070 });
+    for (const bad of ['7070', 'host:', 'host:0', 'host:70000', '::1:7070']) expect(() => splitAddress(bad)).toThrow(TypeError);
+  });
+});
