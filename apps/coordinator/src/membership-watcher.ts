@@ -1,7 +1,7 @@
 /**
  * The coordinator's view of worker liveness (MembershipStore): forming a ring from
- * the alive workers, and noticing a member whose heartbeat expired while a step
- * waits on it, so that the wait ends with an error naming that worker instead of a
+ * the alive workers, and noticing a member whose registration expired (no
+ * heartbeat) or was withdrawn while a step waits on it, so that the wait ends with an error naming that worker instead of a
  * hang.
  */
 import type { MembershipStore } from '@unroll/cluster';

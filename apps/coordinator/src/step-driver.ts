@@ -22,8 +22,9 @@
  *      with FencingError) — the commit is durable from here on.
  *   6. Publish 'commit'; members swap their staged parameters in.
  *   7. Delete the hidden states of steps < s + 1.
- * At any point, a member whose heartbeat expires ends the step with an error naming
- * it (membership-watcher.ts), and every wait has a deadline: no hang.
+ * At any point, a member whose registration expires (no heartbeat) or is withdrawn
+ * (a ring peer found it gone) ends the step with an error naming it
+ * (membership-watcher.ts), and every wait has a deadline: no hang.
  *
  * A step that scores nothing (count 0: an episode dataset's padding, or a
  * many-to-one sequence not yet at its end) is driven the same way: members run no

@@ -49,8 +49,18 @@ describe('RingCollectives: a ring peer whose process is gone', () => {
       expect(ring).toBeUndefined();
       await expect(collectives[0].allReduceSum({ experiment: 'exp', generation: 1, step: 1 }, [new Float32Array(10)])).rejects.toThrow(/rank 2 .*refuses connections/);
       expect(Date.now() - started).toBeLessThan(5000);
+
+      // c restarts under the same id: a new ring of the same member list, which reduces.
+      const server = await RingServer.bind('127.0.0.1:0');
+      await membership.register({ id: 'c', ringAddress: server.address, backend: 'cpu', kernel: 'tfjs', device: 'cpu', startedAt: 1 }, 60_000);
+      providers[2] = new RingCollectives(server, membership);
+      const again = await Promise.all(providers.map((p, rank) => p.forMembers('exp', IDS, rank)));
+      expect(again[0]).not.toBe(collectives[0]);
+      const sums = IDS.map(() => new Float32Array(10).fill(1));
+      await Promise.all(again.map((c, i) => c.allReduceSum({ experiment: 'exp', generation: 2, step: 1 }, [sums[i]])));
+      expect(sums.map((a) => a[0])).toEqual([3, 3, 3]);
     } finally {
-      await Promise.all(providers.slice(0, 2).map((p) => p.close()));
+      await Promise.all(providers.map((p) => p.close()));
     }
   });
 

@@ -3,8 +3,9 @@
  * the MembershipStore, rank = index in the member list. The worker's RingServer is
  * bound once at start (its address is what the worker registers) and outlives the
  * collectives: a new member list makes a new GrpcRingCollective on the same
- * server, which then routes calls to it; the same member list reuses the collective
- * (the generation is per call, and the collective fences it itself).
+ * server, which then routes calls to it; the same processes (ids, addresses, start
+ * times) reuse the collective (the generation is per call, and the collective fences
+ * it itself) unless one of them was found gone.
  *
  * A ring peer whose stream fails from its side is probed (ring-probe.ts): when its
  * ring port refuses a connection, its process is gone, and this worker withdraws
@@ -12,14 +13,16 @@
  * a second) what the heartbeat's expiry would tell it only after the TTL (10 s) —
  * whether the step was reducing (a failed report) or computing (a job that will
  * never finish). A peer that is alive, unreachable or merely re-dialling is left
- * alone: only a refused connection proves anything.
+ * alone: only a refused connection proves anything. This needs the ring's streams,
+ * which open with a member list's first reduction: a worker that dies before it
+ * (during the first step of a run or after a recovery) is found by the heartbeat.
  *
  * Limitation: GrpcRingCollective.close() also shuts the server down, so a replaced
  * collective is left to the garbage collector rather than closed (its channel to the
  * old predecessor stays open until then). One ring per worker at a time.
  */
-import { fetchState, GrpcRingCollective, probeRingPort, type Collective, type PeerRef, type RingPortProbe, type RingServer, type StateSnapshot, type StateSource } from '@unroll/collective';
-import type { MembershipStore } from '@unroll/cluster';
+import { fetchState, GrpcRingCollective, probeRingPort, type Collective, type RingPortProbe, type RingServer, type StateSnapshot, type StateSource } from '@unroll/collective';
+import type { MembershipStore, WorkerInfo } from '@unroll/cluster';
 import type { CollectiveProvider } from './step-participant';
 
 export class RingFormationError extends Error {
@@ -39,30 +42,31 @@ export interface RingCollectivesOptions {
 
 export class RingCollectives implements CollectiveProvider {
   private current: { key: string; collective: GrpcRingCollective; unwatch: () => void } | undefined;
-  /** Peers being probed now, by worker id (both edges to a dead peer fail together). */
-  private readonly probing = new Set<string>();
+  /** Probes in flight, by collective and worker id (both edges to a dead peer fail together). */
+  private readonly probing = new WeakMap<GrpcRingCollective, Set<string>>();
   /** Serves joiners' FetchState from the worker's sessions (serveState). */
   private stateSource: StateSource | undefined;
 
   constructor(
     private readonly server: RingServer,
-    private readonly membership: Pick<MembershipStore, 'alive' | 'deregister'>,
+    private readonly membership: Pick<MembershipStore, 'alive' | 'withdraw'>,
     private readonly options: RingCollectivesOptions = {},
   ) {}
 
   async forMembers(experiment: string, members: readonly string[], rank: number): Promise<Collective> {
-    const alive = new Map((await this.membership.alive()).map((w) => [w.id, w.ringAddress]));
-    const peers = members.map((id, r) => {
-      const address = alive.get(id);
-      if (address === undefined) throw new RingFormationError(`experiment ${experiment}: ring member ${id} (rank ${r}) is not alive`);
-      return { rank: r, address };
+    const alive = new Map((await this.membership.alive()).map((w) => [w.id, w]));
+    const infos = members.map((id, r) => {
+      const info = alive.get(id);
+      if (info === undefined) throw new RingFormationError(`experiment ${experiment}: ring member ${id} (rank ${r}) is not alive`);
+      return info;
     });
-    // By member ids too: a new process at a dead one's address (a restarted pod) is another ring.
-    const key = JSON.stringify({ members, peers });
-    if (this.current?.key === key) return this.current.collective;
+    const peers = infos.map((w, r) => ({ rank: r, address: w.ringAddress }));
+    // One ring per set of processes: a process that restarted (even with the same id and address) makes another.
+    const key = JSON.stringify(infos.map((w) => [w.id, w.ringAddress, w.startedAt]));
+    if (this.current?.key === key && !this.current.collective.isGone) return this.current.collective;
     const collective = await GrpcRingCollective.start({ rank, peers, server: this.server, timeoutMs: this.options.timeoutMs, stateSource: this.stateSource });
     this.current?.unwatch();
-    const unwatch = collective.onPeerFailure((peer, error) => void this.checkPeer(collective, members[peer.rank], peer, error.reason));
+    const unwatch = collective.onPeerFailure((peer, error) => void this.checkPeer(collective, peer.rank, infos[peer.rank], error.reason));
     this.current = { key, collective, unwatch };
     return collective;
   }
@@ -70,25 +74,24 @@ export class RingCollectives implements CollectiveProvider {
   /**
    * A peer's stream failed from its side. If nothing listens at its ring address any
    * more, its process is gone: a reduction waiting on it fails now, and its
-   * registration is withdrawn.
+   * registration (that process's, not a later one's under the same id) is withdrawn.
    */
-  private async checkPeer(collective: GrpcRingCollective, id: string | undefined, peer: PeerRef, reason: string): Promise<void> {
-    if (id === undefined || this.probing.has(id)) return;
-    this.probing.add(id);
+  private async checkPeer(collective: GrpcRingCollective, rank: number, peer: WorkerInfo | undefined, reason: string): Promise<void> {
+    if (peer === undefined) return;
+    let probing = this.probing.get(collective);
+    if (!probing) this.probing.set(collective, (probing = new Set()));
+    if (probing.has(peer.id)) return;
+    probing.add(peer.id);
     try {
-      const found = await (this.options.probe ?? ((address: string) => probeRingPort(address, 1000)))(peer.address);
+      const found = await (this.options.probe ?? ((address: string) => probeRingPort(address, 1000)))(peer.ringAddress);
       if (found !== 'refused') return;
-      const gone = `${reason}; its ring port ${peer.address} refuses connections: its process is gone`;
-      collective.peerGone(peer.rank, gone);
-      // Still registered at that address (ids are per process, so this is the dead process's entry).
-      const entry = (await this.membership.alive()).find((w) => w.id === id);
-      if (entry?.ringAddress !== peer.address) return;
-      await this.membership.deregister(id);
-      this.log(`ring peer ${id} (rank ${peer.rank}): ${gone}, registration withdrawn`);
+      const gone = `${reason}; its ring port ${peer.ringAddress} refuses connections: its process is gone`;
+      collective.peerGone(rank, gone);
+      if (await this.membership.withdraw(peer)) this.log(`ring peer ${peer.id} (rank ${rank}): ${gone}, registration withdrawn`);
     } catch (e) {
-      this.log(`checking ring peer ${id} at ${peer.address}: ${e instanceof Error ? e.message : String(e)}`);
+      this.log(`checking ring peer ${peer.id} at ${peer.ringAddress}: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
-      this.probing.delete(id);
+      probing.delete(peer.id);
     }
   }
 

@@ -30,6 +30,12 @@ export interface MembershipStore {
   /** Workers whose liveness has not expired, sorted by id. */
   alive(): Promise<WorkerInfo[]>;
   deregister(id: string): Promise<void>;
+  /**
+   * Removes the registration of one process — only if `id` is still registered with
+   * that ring address and start time (a restarted process reusing the id keeps its
+   * own). True if it was removed.
+   */
+  withdraw(info: Pick<WorkerInfo, 'id' | 'ringAddress' | 'startedAt'>): Promise<boolean>;
 }
 
 export type ExperimentStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';

@@ -72,7 +72,26 @@ export class RedisMembershipStore implements MembershipStore {
   async deregister(id: string): Promise<void> {
     await this.redis.multi().del(this.infoKey(id), this.aliveKey(id)).srem(this.indexKey, id).exec();
   }
+
+  /** One script: compares the registration's ring address and start time, and removes it only if both match. */
+  async withdraw(info: Pick<WorkerInfo, 'id' | 'ringAddress' | 'startedAt'>): Promise<boolean> {
+    const removed = await WITHDRAW.run(this.redis, [this.infoKey(info.id), this.aliveKey(info.id), this.indexKey], [info.id, info.ringAddress, String(info.startedAt)]);
+    return removed === 1;
+  }
 }
+
+const WITHDRAW = new LuaScript(
+  'withdraw',
+  `
+local found = redis.call('HMGET', KEYS[1], 'ringAddress', 'startedAt')
+if found[1] ~= ARGV[2] or found[2] ~= ARGV[3] then
+  return 0
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+return 1
+`,
+);
 
 const HEARTBEAT = new LuaScript(
   'heartbeat',

@@ -192,6 +192,11 @@ export class GrpcRingCollective implements Collective, RingServiceHandler {
     if (this.reducing) this.failReducing(this.gone);
   }
 
+  /** A member was found gone (peerGone): no reduction of this member list can complete. */
+  get isGone(): boolean {
+    return this.gone !== undefined;
+  }
+
   private readonly peerFailed = (error: PeerDeadlineError): void => {
     if (this.closed) return;
     for (const listener of [...this.peerFailureListeners]) {

@@ -34,6 +34,13 @@ export class InMemoryMembershipStore implements MembershipStore {
     this.workers.delete(id);
   }
 
+  async withdraw(info: Pick<WorkerInfo, 'id' | 'ringAddress' | 'startedAt'>): Promise<boolean> {
+    const entry = this.live(info.id);
+    if (!entry || entry.info.ringAddress !== info.ringAddress || entry.info.startedAt !== info.startedAt) return false;
+    this.workers.delete(info.id);
+    return true;
+  }
+
   /** The entry if it has not expired; an expired one is forgotten. */
   private live(id: string): { info: WorkerInfo; expiresAt: number } | undefined {
     const entry = this.workers.get(id);

@@ -73,5 +73,20 @@ export function describeMembershipStoreConformance(name: string, factory: () => 
       expect((await store.alive()).map((w) => w.id)).toEqual(['b']);
       expect(await store.heartbeat('a', 1000)).toBe(false);
     });
+
+    it('withdraw removes the registration of one process only, not of a later process registered under the same id', async () => {
+      const first = worker('a');
+      await store.register(first, 10_000);
+      await store.register(worker('b'), 10_000);
+      const again = { ...first, startedAt: first.startedAt + 1 };
+      await store.register(again, 10_000); // the same id, restarted
+      expect(await store.withdraw(first)).toBe(false);
+      expect(await store.withdraw({ ...again, ringAddress: 'elsewhere:1' })).toBe(false);
+      expect((await store.alive()).map((w) => w.id)).toEqual(['a', 'b']);
+      expect(await store.withdraw(again)).toBe(true);
+      expect((await store.alive()).map((w) => w.id)).toEqual(['b']);
+      expect(await store.heartbeat('a', 1000)).toBe(false);
+      expect(await store.withdraw(again)).toBe(false);
+    });
   });
 }
