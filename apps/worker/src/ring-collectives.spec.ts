@@ -82,3 +82,25 @@ describe('RingCollectives: a ring peer whose process is gone', () => {
     }
   });
 });
+
+describe('RingCollectives: a ring peer gone before the ring reduced once (no streams yet)', () => {
+  it("is found by its predecessor 1 s into the first reduction: that reduction fails naming it, and it is withdrawn", async () => {
+    const membership = new InMemoryMembershipStore();
+    const servers = await Promise.all(IDS.map(() => RingServer.bind('127.0.0.1:0')));
+    for (const [i, id] of IDS.entries()) await membership.register({ id, ringAddress: servers[i].address, backend: 'cpu', kernel: 'tfjs', device: 'cpu', startedAt: 0 }, 60_000);
+    const providers = servers.map((server) => new RingCollectives(server, membership));
+    try {
+      const collectives = await Promise.all(providers.map((p, rank) => p.forMembers('exp', IDS, rank)));
+      await providers[2].close();
+      const started = Date.now();
+      const reductions = collectives.slice(0, 2).map((c) => c.allReduceSum({ experiment: 'exp', generation: 1, step: 0 }, [new Float32Array(10)]));
+      // b (rank 1) waits for c's subscription: after 1 s it probes c's port and gives up on it.
+      await expect(reductions[1]).rejects.toThrow(/rank 2 .*has not opened its ring stream .*refuses connections/);
+      await expect(reductions[0]).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(await aliveIds(membership)).toEqual(['a', 'b']);
+    } finally {
+      await Promise.all(providers.map((p) => p.close()));
+    }
+  });
+});

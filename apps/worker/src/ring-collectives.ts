@@ -13,9 +13,9 @@
  * a second) what the heartbeat's expiry would tell it only after the TTL (10 s) —
  * whether the step was reducing (a failed report) or computing (a job that will
  * never finish). A peer that is alive, unreachable or merely re-dialling is left
- * alone: only a refused connection proves anything. This needs the ring's streams,
- * which open with a member list's first reduction: a worker that dies before it
- * (during the first step of a run or after a recovery) is found by the heartbeat.
+ * alone: only a refused connection proves anything. Before a member list's first
+ * reduction there are no streams to fail; a worker that dies then is probed by its
+ * predecessor once that one has waited 1 s in the reduction for its subscription.
  *
  * Limitation: GrpcRingCollective.close() also shuts the server down, so a replaced
  * collective is left to the garbage collector rather than closed (its channel to the

@@ -89,6 +89,8 @@ export interface GrpcRingCollectiveOptions {
 }
 
 const DEFAULT_STREAM_LIFETIME_MS = 60 * 60 * 1000;
+/** How long a reduction waits for its successor's subscription before onPeerFailure's listeners are asked to look at it. */
+const SUSPECT_AFTER_MS = 1000;
 
 export class GrpcRingCollective implements Collective, RingServiceHandler {
   readonly rank: number;
@@ -169,8 +171,9 @@ export class GrpcRingCollective implements Collective, RingServiceHandler {
 
   /**
    * Calls `listener` whenever a stream to a neighbour fails from the far side or the
-   * transport — between reductions too, since the streams outlive them — with the
-   * error naming the neighbour. Not for this member's own closes and aborts. The
+   * transport — between reductions too, since the streams outlive them — or the
+   * successor has not subscribed 1 s into a reduction, with the error naming the
+   * neighbour. Not for this member's own closes and aborts. The
    * neighbour may be gone, or may only have re-dialled (a new generation): the
    * listener finds out which (ring-probe.ts). Returns a function that removes it.
    */
@@ -365,10 +368,14 @@ export class GrpcRingCollective implements Collective, RingServiceHandler {
           Math.max(0, remaining),
         );
       });
+      // A successor that is slow to subscribe may be gone (before a ring's first
+      // reduction there is no stream whose failure would say so): the listeners look.
+      const suspect = setTimeout(() => this.peerFailed(new PeerDeadlineError(this.successor, `has not opened its ring stream ${SUSPECT_AFTER_MS} ms into reduction ${formatContext(ctx)}`)), SUSPECT_AFTER_MS);
       try {
         await Promise.race([this.subscribed.promise, timeout]);
       } finally {
         clearTimeout(timer);
+        clearTimeout(suspect);
       }
     }
   }
