@@ -76,6 +76,12 @@ describe('unroll-worker --ring-port and health', () => {
     expect(w.stderr()).toContain('--ring-port expects a port number from 0 (any free port) to 65535, got "70000"');
   }, 60_000);
 
+  it('refuses a --peer-probe other than on or off (exit 2, naming the flag)', async () => {
+    const w = startWorker(['--peer-probe', 'maybe', '--redis', REDIS_URL, '--prefix', prefix]);
+    expect(await w.exited).toBe(2);
+    expect(w.stderr()).toContain('--peer-probe expects on or off (withdraw a ring peer whose port refuses connections), got "maybe"');
+  }, 60_000);
+
   it('binds the ring on --ring-port; health "" is SERVING once it takes jobs, unroll.v1.Ring NOT_SERVING until a ring forms', async () => {
     const port = await freePort();
     running = startWorker(['--ring-host', '127.0.0.1', '--ring-port', String(port), '--backend', 'cpu', '--kernel', 'tfjs', '--redis', REDIS_URL, '--prefix', prefix]);

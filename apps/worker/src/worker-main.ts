@@ -2,7 +2,7 @@
  * The worker process: `unroll-worker [--redis URL] [--prefix P] [--data-root DIR]
  * [--checkpoint-dir DIR] [--backend NAME] [--ring-host HOST] [--ring-port N]
  * [--id ID] [--heartbeat-ttl-ms N] [--compute thread|inline] [--throttle-ms N]
- * [--kernel auto|native|tfjs] [--threads N] [--speculate on|off]`.
+ * [--kernel auto|native|tfjs] [--threads N] [--speculate on|off] [--peer-probe on|off]`.
  *
  *   --ring-port N    port of the ring server (default 0: any free port; the bound
  *                    address is what the worker registers). A fixed port lets a
@@ -34,6 +34,11 @@
  *                    window; the window's result, state and gradient are held until
  *                    that commit, and it is recomputed if another update was
  *                    committed — window-executor.ts)
+ *   --peer-probe on|off  whether a ring peer whose streams fail from its side is
+ *                    probed, and withdrawn from the cluster when its ring port
+ *                    refuses connections (default on, else UNROLL_PEER_PROBE, which
+ *                    `unroll up`'s workers inherit; off leaves a dead peer to its
+ *                    heartbeat's expiry — the baseline of bench/cluster/recovery.ts)
  *
  *   1. select the compute backend (--backend, default auto) — it is what the worker
  *      advertises, and it computes every experiment's windows;
@@ -93,6 +98,7 @@ export async function main(argv: string[]): Promise<number> {
       kernel: { type: 'string' },
       threads: { type: 'string' },
       speculate: { type: 'string' },
+      'peer-probe': { type: 'string' },
     },
   });
   const say = (line: string): void => void process.stderr.write(`unroll-worker: ${line}\n`);
@@ -114,6 +120,11 @@ export async function main(argv: string[]): Promise<number> {
   const compute = values.compute ?? 'thread';
   if (compute !== 'thread' && compute !== 'inline') {
     say(`--compute expects thread or inline, got ${JSON.stringify(values.compute)}`);
+    return 2;
+  }
+  const peerProbe = values['peer-probe'] ?? process.env.UNROLL_PEER_PROBE ?? 'on';
+  if (peerProbe !== 'on' && peerProbe !== 'off') {
+    say(`--peer-probe expects on or off (withdraw a ring peer whose port refuses connections), got ${JSON.stringify(peerProbe)}`);
     return 2;
   }
   const speculate = values.speculate ?? 'on';
@@ -169,7 +180,7 @@ export async function main(argv: string[]): Promise<number> {
   const membership = new RedisMembershipStore(redis, { prefix });
   const bus = new RedisControlBus(redis, { prefix });
   const windows = new BullWindowQueue(redis, { prefix });
-  const collectives = new RingCollectives(server, membership, { log: say });
+  const collectives = new RingCollectives(server, membership, { log: say, probe: peerProbe === 'off' ? async () => 'unknown' : undefined });
   const node = new WorkerNode(
     { membership, experiments: new RedisExperimentStore(redis, { prefix }), states: new RedisHiddenStateStore(redis, { prefix }), bus, windows, collectives },
     {
@@ -199,7 +210,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   await node.start();
   server.health.setStatus('', 'SERVING');
-  say(`ready: id ${id}, ring ${server.address}, backend ${backend.name} (${backend.detail}), kernel ${kernel.name} (BLAS threads ${blas.threads} from ${blas.source}, OMP_WAIT_POLICY ${ompWait}), allocator ${allocator.applied ? 'tuned' : 'as is'} (${allocator.detail}), GC ${process.execArgv.includes('--single-threaded-gc') ? 'single-threaded' : 'parallel'}, redis ${redactRedisUrl(url)} prefix ${prefix}, compute ${compute}${throttleMs ? `, throttled ${throttleMs} ms per window` : ''}`);
+  say(`ready: id ${id}, ring ${server.address}, backend ${backend.name} (${backend.detail}), kernel ${kernel.name} (BLAS threads ${blas.threads} from ${blas.source}, OMP_WAIT_POLICY ${ompWait}), allocator ${allocator.applied ? 'tuned' : 'as is'} (${allocator.detail}), GC ${process.execArgv.includes('--single-threaded-gc') ? 'single-threaded' : 'parallel'}, redis ${redactRedisUrl(url)} prefix ${prefix}, compute ${compute}${throttleMs ? `, throttled ${throttleMs} ms per window` : ''}${peerProbe === 'off' ? ', peer probe off' : ''}`);
   await done;
   return 0;
 }
