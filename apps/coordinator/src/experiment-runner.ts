@@ -86,7 +86,8 @@ export interface ExperimentRunnerOptions extends StepDriverOptions {
   /** New generations opened to recover from lost members, per experiment run, before it fails (torchrun's --max-restarts). @defaultValue 3 */
   maxRestarts?: number;
   /**
-   * After a step failed with a member reporting a dead ring peer, how long to wait
+   * After a step failed naming a suspect (a member reported a dead or late ring
+   * peer, or a report never came), how long to wait
    * for a member's registration to go before deciding nobody was lost (the failure
    * then ends the run). A peer whose ring port refuses connections is withdrawn by
    * the member that found it at once; otherwise this waits for the heartbeat's
@@ -201,14 +202,17 @@ export class ExperimentRunner {
    * The members left after `failure`, when the run can go on without the lost ones;
    * otherwise `failure` itself (or why it cannot recover) is thrown. Only a lost
    * member is recovered from: a registration that expired or was withdrawn
-   * (MemberLostError), or — after a member reported a failed reduction (a broken ring
-   * stream names the dead peer) — a member whose registration goes within
-   * lossGraceMs. Any other failure ends the run.
+   * (MemberLostError), or — after a step failed naming a suspect (a ring peer a
+   * failed report named, a member whose report never came) — a member whose
+   * registration goes within lossGraceMs. A failed step that names no suspect is
+   * checked once, without waiting. Any other failure ends the run.
    */
   private async survivors(id: string, spec: ExperimentSpec, members: string[], failure: unknown, restarts: number): Promise<string[]> {
     if (!(failure instanceof MemberLostError || failure instanceof StepFailedError)) throw failure;
     let lost = failure instanceof MemberLostError ? failure.members : await this.deps.watcher.lost(members);
-    const deadline = Date.now() + (this.options.lossGraceMs ?? 15_000);
+    // A failure that names no suspect (a refused chunk, another set of jobs reduced) lost nobody: no wait.
+    const suspected = failure instanceof StepFailedError && failure.suspects.length > 0;
+    const deadline = Date.now() + (suspected ? (this.options.lossGraceMs ?? 15_000) : 0);
     while (lost.length === 0 && Date.now() < deadline) {
       await sleep(250);
       lost = await this.deps.watcher.lost(members);

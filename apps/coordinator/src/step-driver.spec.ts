@@ -148,12 +148,24 @@ describe('StepDriver', () => {
     await expect(done).resolves.toMatchObject({ step: 0 });
   });
 
+  it('a failure that names no ring peer has no suspect', async () => {
+    const done = driver.runStep(ctx(), [[0, 2]]);
+    await until(() => reduces().length > 0);
+    await bus.publish(report('w0', { ok: false, gradNorm: Number.NaN, error: 'worker w0: MessageRejectedError: INVALID_ARGUMENT: chunk of another step' }));
+    const failure = await done.catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(StepFailedError);
+    expect((failure as StepFailedError).suspects).toEqual([]);
+  });
+
   it('a member reporting a failure aborts the step with its error, and nothing is committed', async () => {
     const done = driver.runStep(ctx(), [[0, 2]]);
     await until(() => reduces().length > 0);
     await bus.publish(report('w0'));
-    await bus.publish(report('w1', { ok: false, gradNorm: Number.NaN, error: 'worker w1: PeerDeadlineError: rank 2 (127.0.0.1:1) did not answer' }));
-    await expect(done).rejects.toThrow(new StepFailedError(`step 0 of ${EXP} failed: worker w1: PeerDeadlineError: rank 2 (127.0.0.1:1) did not answer`));
+    await bus.publish(report('w1', { ok: false, gradNorm: Number.NaN, error: 'worker w1: ring peer w2 PeerDeadlineError: rank 2 (127.0.0.1:1) did not answer', peer: 'w2' }));
+    const failure = await done.catch((e: unknown) => e);
+    expect(failure).toEqual(new StepFailedError(`step 0 of ${EXP} failed: worker w1: ring peer w2 PeerDeadlineError: rank 2 (127.0.0.1:1) did not answer`));
+    // The peer it named is the suspect the runner waits for (experiment-runner.ts survivors).
+    expect((failure as StepFailedError).suspects).toEqual(['w2']);
     await until(() => published.some((m) => m.type === 'abort'));
     expect(published.find((m) => m.type === 'abort')).toMatchObject({ generation, step: 0 });
     expect((await experiments.get(EXP))?.step).toBe(0);

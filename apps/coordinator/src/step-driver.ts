@@ -41,7 +41,20 @@ import { CoordinatorError, MemberLostError, type MembershipWatcher } from './mem
 import type { Report, ReportCollector } from './report-collector';
 
 /** A member reported a failed reduction, or reports did not all arrive in time. */
-export class StepFailedError extends CoordinatorError {}
+/**
+ * A step failed: a member reported a failed reduction, or a report did not come.
+ * `suspects` are the members that may have died — a ring peer a failed report named,
+ * or a member whose report never came; empty when the failure names none (a refused
+ * chunk, a member that reduced another set of jobs): then no member was lost.
+ */
+export class StepFailedError extends CoordinatorError {
+  constructor(
+    message: string,
+    readonly suspects: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
 
 export interface StepContext {
   experiment: string;
@@ -287,7 +300,7 @@ export class StepDriver {
     let resend: NodeJS.Timeout | undefined;
     let deadline: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
-      deadline = setTimeout(() => reject(new StepFailedError(`step ${step} of ${experiment}: no report from ${awaited.missing().join(', ')} within ${timeoutMs} ms`)), timeoutMs);
+      deadline = setTimeout(() => reject(new StepFailedError(`step ${step} of ${experiment}: no report from ${awaited.missing().join(', ')} within ${timeoutMs} ms`, awaited.missing())), timeoutMs);
     });
     let reports: Report[];
     try {
@@ -310,7 +323,8 @@ export class StepDriver {
     if (failed.length > 0) {
       const reason = failed.map((r) => r.error ?? `worker ${r.member} failed`).join('; ');
       await this.abort(ctx, reason);
-      throw new StepFailedError(`step ${step} of ${experiment} failed: ${reason}`);
+      const suspects = [...new Set(failed.flatMap((r) => (r.peer !== undefined && members.includes(r.peer) ? [r.peer] : [])))];
+      throw new StepFailedError(`step ${step} of ${experiment} failed: ${reason}`, suspects);
     }
     return reports;
   }

@@ -68,10 +68,10 @@ describe('StepParticipant and the window executor', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   /** `n` members of generation 1: a session and a participant each, on one in-memory collective. */
-  async function members(n: number): Promise<Array<{ id: string; session: ExperimentSession; participant: StepParticipant }>> {
+  async function members(n: number, timeoutMs = 5000): Promise<Array<{ id: string; session: ExperimentSession; participant: StepParticipant }>> {
     const ids = Array.from({ length: n }, (_, i) => `w${i}`);
     await experiments.newGeneration(EXP, ids);
-    const hub = new InMemoryCollectiveHub(n, { timeoutMs: 5000 });
+    const hub = new InMemoryCollectiveHub(n, { timeoutMs });
     const out = [];
     for (const [rank, id] of ids.entries()) {
       const session = ExperimentSession.load(EXP, SPEC, dataRoot);
@@ -322,6 +322,15 @@ describe('StepParticipant and the window executor', () => {
     for (const m of pair) expect(m.session.heldJobs(2, 0)).toEqual([]);
   });
 
+  it('a reduction failed on a dead or late ring peer reports it by worker id (the suspect the coordinator waits for), and names it in the error', async () => {
+    const [w0] = await members(2, 300);
+    const r = await run(w0, job(0, 0));
+    // w1 never enters the all-reduce: w0's fails at the collective's deadline, naming rank 1.
+    await w0.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r.count, lossSum: 0, jobs: [{ firstStream: 0, worker: 'w0' }] }));
+    await settle();
+    expect(reports).toEqual([expect.objectContaining({ member: 'w0', ok: false, peer: 'w1', error: expect.stringMatching(/^worker w0: ring peer w1 PeerDeadlineError: /) })]);
+  });
+
   it('a member named for a job it holds no gradient of reports a failure instead of contributing less', async () => {
     const [w0, w1] = await members(2);
     const r = await run(w0, job(0, 0));
@@ -334,6 +343,7 @@ describe('StepParticipant and the window executor', () => {
     // w1 still entered the all-reduce (w0 did not hang), then failed the step.
     expect(reports.find((x) => x.member === 'w0')).toMatchObject({ ok: true });
     expect(reports.find((x) => x.member === 'w1')).toMatchObject({ ok: false, error: expect.stringMatching(/^worker w1: MissingContributionError: .*accepted from w1, which holds no gradient/) });
+    expect(reports.find((x) => x.member === 'w1')?.peer).toBeUndefined(); // no suspect: the coordinator does not wait for anyone to leave
     expect(w1.participant.phase).toBe(MemberPhase.Failed);
   });
 

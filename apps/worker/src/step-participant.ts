@@ -331,9 +331,9 @@ export class StepParticipant {
       }
     } catch (e) {
       // A dead or late ring peer is named by its worker id, which is what the coordinator and the user know.
-      const peer = e instanceof PeerDeadlineError ? `ring peer ${this.members[e.peer.rank] ?? '?'} ` : '';
-      const error = `${peer}${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
-      report = this.report(generation, step, { ok: false, gradNorm: Number.NaN, skipped: false, reduceSeconds: Number.NaN, applySeconds: Number.NaN, error: `worker ${this.ctx.workerId}: ${error}` });
+      const peer = e instanceof PeerDeadlineError ? this.members[e.peer.rank] : undefined;
+      const error = `${peer !== undefined ? `ring peer ${peer} ` : ''}${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
+      report = this.report(generation, step, { ok: false, gradNorm: Number.NaN, skipped: false, reduceSeconds: Number.NaN, applySeconds: Number.NaN, error: `worker ${this.ctx.workerId}: ${error}`, ...(peer !== undefined ? { peer } : {}) });
       this.phase = MemberPhase.Failed;
     }
     this.reports.set(key, report);

@@ -23,7 +23,7 @@ const acceptedJobs: Check = (v) =>
 /** Required fields of each message type beyond (type, experiment, generation, step); `?` marks optional ones. */
 const FIELDS: Record<ControlMessage['type'], Record<string, Check>> = {
   reduce: { count: num, lossSum: numOrNull, jobs: acceptedJobs, 'barrier?': bool },
-  report: { member: str, ok: bool, gradNorm: numOrNull, skipped: bool, reduceSeconds: numOrNull, applySeconds: numOrNull, 'error?': str, 'jobs?': str },
+  report: { member: str, ok: bool, gradNorm: numOrNull, skipped: bool, reduceSeconds: numOrNull, applySeconds: numOrNull, 'error?': str, 'jobs?': str, 'peer?': str },
   commit: {},
   abort: { reason: str },
   generation: { members: strings },

@@ -125,6 +125,8 @@ export type ControlMessage =
       error?: string;
       /** acceptedDigest of the jobs the member reduced (absent for the closing barrier). */
       jobs?: string;
+      /** With ok false: the worker id of the ring peer the reduction failed on (dead or late), when it was one. */
+      peer?: string;
     }
   | { type: 'commit'; experiment: string; generation: number; step: number }
   | { type: 'abort'; experiment: string; generation: number; step: number; reason: string }

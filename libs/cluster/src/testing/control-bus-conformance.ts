@@ -85,10 +85,12 @@ export function describeControlBusConformance(name: string, factory: () => Promi
       await fixture().publishRaw('exp', JSON.stringify(commit('someone-else', 0)));
       // A reduce whose accepted jobs repeat a first stream would count a job twice.
       await fixture().publishRaw('exp', JSON.stringify({ type: 'reduce', experiment: 'exp', generation: 1, step: 0, count: 4, lossSum: 1, jobs: [{ firstStream: 0, worker: 'a' }, { firstStream: 0, worker: 'b' }] }));
+      // A report's suspect peer must be a worker id.
+      await fixture().publishRaw('exp', JSON.stringify({ type: 'report', experiment: 'exp', generation: 1, step: 0, member: 'a', ok: false, gradNorm: null, skipped: false, reduceSeconds: null, applySeconds: null, peer: 7 }));
       await bus.publish(commit('exp', 7));
       await waitFor(() => got.length === 1, 'the valid message');
       expect(got).toEqual([commit('exp', 7)]);
-      expect(fixture().dropped()).toBe(6);
+      expect(fixture().dropped()).toBe(7);
     });
 
     it('a throwing handler does not stop delivery to the others', async () => {
