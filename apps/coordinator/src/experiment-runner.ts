@@ -11,8 +11,8 @@
  *      the experiment's channel, and the announcement on the cluster channel;
  *   5. for every step from the record's step to spec.steps: run it (step-driver.ts),
  *      stopping if the record was cancelled meanwhile. A member lost during a step
- *      (its registration expired — no heartbeat — or was withdrawn by a ring peer
- *      that found its ring port closed, which takes under a second) does not end the
+ *      (its registration expired — no heartbeat — or was withdrawn: by the worker
+ *      when it stopped, or by a ring peer that found its ring port closed) does not end the
  *      run while workers.min members are left and restarts remain (maxRestarts):
  *      a new generation of the survivors is opened (its fencing token makes every
  *      message and job of the old one void), and the step is redone from the
@@ -65,6 +65,9 @@ export enum ExperimentPhase {
 }
 
 export class ExperimentCancelledError extends CoordinatorError {}
+
+/** How long a failed step that names no suspect is watched for a member leaving before it ends the run. */
+const NO_SUSPECT_GRACE_MS = 1000;
 
 export interface ExperimentRunnerDeps {
   experiments: ExperimentStore;
@@ -205,14 +208,16 @@ export class ExperimentRunner {
    * (MemberLostError), or — after a step failed naming a suspect (a ring peer a
    * failed report named, a member whose report never came) — a member whose
    * registration goes within lossGraceMs. A failed step that names no suspect is
-   * checked once, without waiting. Any other failure ends the run.
+   * looked at for NO_SUSPECT_GRACE_MS (1 s) only. Any other failure ends the run.
    */
   private async survivors(id: string, spec: ExperimentSpec, members: string[], failure: unknown, restarts: number): Promise<string[]> {
     if (!(failure instanceof MemberLostError || failure instanceof StepFailedError)) throw failure;
     let lost = failure instanceof MemberLostError ? failure.members : await this.deps.watcher.lost(members);
-    // A failure that names no suspect (a refused chunk, another set of jobs reduced) lost nobody: no wait.
+    // A failure that names no suspect (a refused chunk, another set of jobs reduced) lost nobody: it is
+    // looked at for NO_SUSPECT_GRACE_MS only (a withdrawal by a ring peer that found a member gone
+    // lands within it), not for the heartbeat's TTL.
     const suspected = failure instanceof StepFailedError && failure.suspects.length > 0;
-    const deadline = Date.now() + (suspected ? (this.options.lossGraceMs ?? 15_000) : 0);
+    const deadline = Date.now() + (suspected ? (this.options.lossGraceMs ?? 15_000) : NO_SUSPECT_GRACE_MS);
     while (lost.length === 0 && Date.now() < deadline) {
       await sleep(250);
       lost = await this.deps.watcher.lost(members);

@@ -40,7 +40,6 @@ import { announcement } from './cluster-channel';
 import { CoordinatorError, MemberLostError, type MembershipWatcher } from './membership-watcher';
 import type { Report, ReportCollector } from './report-collector';
 
-/** A member reported a failed reduction, or reports did not all arrive in time. */
 /**
  * A step failed: a member reported a failed reduction, or a report did not come.
  * `suspects` are the members that may have died — a ring peer a failed report named,

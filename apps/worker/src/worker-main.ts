@@ -36,8 +36,8 @@
  *                    committed — window-executor.ts)
  *   --peer-probe on|off  whether a ring peer whose streams fail from its side is
  *                    probed, and withdrawn from the cluster when its ring port
- *                    refuses connections (default on, else UNROLL_PEER_PROBE, which
- *                    `unroll up`'s workers inherit; off leaves a dead peer to its
+ *                    refuses connections (default: UNROLL_PEER_PROBE, which
+ *                    `unroll up`'s workers inherit, else on; off leaves a dead peer to its
  *                    heartbeat's expiry — the baseline of bench/cluster/recovery.ts)
  *
  *   1. select the compute backend (--backend, default auto) — it is what the worker
