@@ -26,7 +26,11 @@ import type { MembershipStore, WorkerInfo } from '@unroll/cluster';
 import type { CollectiveProvider } from './step-participant';
 
 export class RingFormationError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The member the ring could not be formed with (not alive), when it is one. */
+    readonly member?: string,
+  ) {
     super(message);
     this.name = 'RingFormationError';
   }
@@ -57,7 +61,7 @@ export class RingCollectives implements CollectiveProvider {
     const alive = new Map((await this.membership.alive()).map((w) => [w.id, w]));
     const infos = members.map((id, r) => {
       const info = alive.get(id);
-      if (info === undefined) throw new RingFormationError(`experiment ${experiment}: ring member ${id} (rank ${r}) is not alive`);
+      if (info === undefined) throw new RingFormationError(`experiment ${experiment}: ring member ${id} (rank ${r}) is not alive`, id);
       return info;
     });
     const peers = infos.map((w, r) => ({ rank: r, address: w.ringAddress }));

@@ -12,6 +12,7 @@ import { selectBackend } from '@unroll/models';
 import { CheckpointWriter } from './checkpoint-writer';
 import { ExperimentSession } from './experiment-session';
 import { MemberPhase, StepParticipant, type ReportMessage } from './step-participant';
+import { RingFormationError } from './ring-collectives';
 import { executeWindow, WindowJobRefusedError } from './window-executor';
 
 const SPEC = `apiVersion: unroll/v1
@@ -329,6 +330,32 @@ describe('StepParticipant and the window executor', () => {
     await w0.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r.count, lossSum: 0, jobs: [{ firstStream: 0, worker: 'w0' }] }));
     await settle();
     expect(reports).toEqual([expect.objectContaining({ member: 'w0', ok: false, peer: 'w1', error: expect.stringMatching(/^worker w0: ring peer w1 PeerDeadlineError: /) })]);
+  });
+
+  it('a member that could not form the ring of its generation reports each reduction failed, naming the member it missed (never silent, never on the previous ring)', async () => {
+    await experiments.newGeneration(EXP, ['w0', 'w1']);
+    const session = ExperimentSession.load(EXP, SPEC, dataRoot);
+    const w0 = {
+      id: 'w0',
+      session,
+      participant: new StepParticipant(session, {
+        workerId: 'w0',
+        bus,
+        experiments,
+        collectives: {
+          forMembers: async () => {
+            throw new RingFormationError(`experiment ${EXP}: ring member w1 (rank 1) is not alive`, 'w1');
+          },
+        },
+        checkpoints: new CheckpointWriter(path.join(dir, 'ckpt'), states),
+        pollMs: 20,
+        versionTimeoutMs: 2000,
+      }),
+    };
+    await w0.participant.syncWithRecord();
+    const r = await run(w0, job(0, 0));
+    await w0.participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 1, step: 0, count: r.count, lossSum: 0, jobs: [{ firstStream: 0, worker: 'w0' }] }));
+    expect(reports).toEqual([expect.objectContaining({ member: 'w0', ok: false, peer: 'w1', error: expect.stringMatching(/^worker w0: RingFormationError: .*ring member w1 \(rank 1\) is not alive/) })]);
   });
 
   it('a member named for a job it holds no gradient of reports a failure instead of contributing less', async () => {

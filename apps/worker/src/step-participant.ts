@@ -65,6 +65,7 @@ import { acceptedDigest, traceEvent, type AcceptedJob, type CompletedWindow, typ
 import { checkpointDue, type CheckpointWriter } from './checkpoint-writer';
 import { MissingContributionError, type ExperimentSession, type VersionWait } from './experiment-session';
 import { reductionBuffers } from './reduction-layout';
+import { RingFormationError } from './ring-collectives';
 import { beginUpdate, unscoredUpdate } from './staged-update';
 
 /**
@@ -127,6 +128,8 @@ export class StepParticipant {
   /** Seconds of the last staging, from the end of the all-reduce to the update staged (the report's applySeconds stops at the norm). */
   lastStageSeconds = Number.NaN;
   private collective: Collective | undefined;
+  /** Why this generation has no ring here (forMembers failed); its reductions fail with it. */
+  private ringError: Error | undefined;
   private readonly reports = new Map<string, ReportMessage>();
   /** Reduces started from the queue's events whose report the coordinator has not asked for yet. */
   private readonly startedHere = new Set<string>();
@@ -247,13 +250,25 @@ export class StepParticipant {
     for (const key of [...this.reports.keys()]) if (Number(key.split(':')[0]) < generation) this.reports.delete(key);
     for (const key of [...this.startedHere]) if (Number(key.split(':')[0]) < generation) this.startedHere.delete(key);
     for (const key of [...this.completed.keys()]) if (Number(key.split(':')[0]) < generation) this.completed.delete(key);
-    this.collective = this.rank >= 0 ? await this.ctx.collectives.forMembers(this.session.id, members, this.rank) : undefined;
-    this.phase = this.rank >= 0 ? MemberPhase.Ready : MemberPhase.Observer;
+    // Never the previous ring: its members are another generation's.
+    this.collective = undefined;
+    this.ringError = undefined;
+    if (this.rank >= 0) {
+      try {
+        this.collective = await this.ctx.collectives.forMembers(this.session.id, members, this.rank);
+      } catch (e) {
+        // E.g. a member died between the generation's opening and now: this member's
+        // reductions of the generation fail, naming it, instead of never reporting.
+        this.ringError = e instanceof Error ? e : new Error(String(e));
+        this.log(`no ring for generation ${generation}: ${this.ringError.message}`);
+      }
+    }
+    this.phase = this.rank < 0 ? MemberPhase.Observer : MemberPhase.Ready;
     this.session.wake();
   }
 
   private async reduce(generation: number, step: number, count: number, accepted: readonly AcceptedJob[], barrier: boolean, startedHere = false): Promise<void> {
-    if (this.rank < 0 || !this.collective) return;
+    if (this.rank < 0) return;
     const key = `${generation}:${step}:${barrier ? 'barrier' : 'reduce'}`;
     const previous = this.reports.get(key);
     if (previous) {
@@ -292,10 +307,12 @@ export class StepParticipant {
         const reduction = reductionBuffers(s.parameterOrder, grads);
         const t0 = performance.now();
         traceEvent('ar.start', { g: generation, s: step });
-        await this.collective.allReduceSum({ experiment: s.id, generation, step }, reduction.buffers);
+        const collective = this.collective;
+        if (!collective) throw this.ringError ?? new Error(`no ring for generation ${generation}`);
+        await collective.allReduceSum({ experiment: s.id, generation, step }, reduction.buffers);
         const t1 = performance.now();
         traceEvent('ar.end', { g: generation, s: step });
-        reduction.verify(this.collective.size);
+        reduction.verify(collective.size);
         // The hidden states this worker's jobs of the step wrote are stored before it reports (window-executor.ts).
         await s.flushWrites(generation, step);
         // Reduced anyway, so that no member waits on a reduction this one never starts; the sum lacks these jobs.
@@ -331,8 +348,8 @@ export class StepParticipant {
       }
     } catch (e) {
       // A dead or late ring peer is named by its worker id, which is what the coordinator and the user know.
-      const peer = e instanceof PeerDeadlineError ? this.members[e.peer.rank] : undefined;
-      const error = `${peer !== undefined ? `ring peer ${peer} ` : ''}${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
+      const peer = e instanceof PeerDeadlineError ? this.members[e.peer.rank] : e instanceof RingFormationError ? e.member : undefined;
+      const error = `${e instanceof PeerDeadlineError && peer !== undefined ? `ring peer ${peer} ` : ''}${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
       report = this.report(generation, step, { ok: false, gradNorm: Number.NaN, skipped: false, reduceSeconds: Number.NaN, applySeconds: Number.NaN, error: `worker ${this.ctx.workerId}: ${error}`, ...(peer !== undefined ? { peer } : {}) });
       this.phase = MemberPhase.Failed;
     }
