@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { probeRingPort, splitAddress } from './ring-probe';
+import { probeRingPort, refusedEverywhere, splitAddress } from './ring-probe';
 
 function listen(): Promise<Server> {
   return new Promise((resolve) => {
@@ -26,5 +26,14 @@ describe('probeRingPort', () => {
     expect(splitAddress('[::1]:7070')).toEqual({ host: '::1', port: 7070 });
     expect(splitAddress('worker-0.unroll:7070')).toEqual({ host: 'worker-0.unroll', port: 7070 });
     for (const bad of ['7070', 'host:', 'host:0', 'host:70000', '::1:7070']) expect(() => splitAddress(bad)).toThrow(TypeError);
+  });
+
+  it('counts a name with several addresses as refused only when every address refused', () => {
+    const err = (code: string): NodeJS.ErrnoException => Object.assign(new Error(code), { code });
+    const aggregate = (...codes: string[]) => Object.assign(new AggregateError(codes.map(err)), { code: codes[0] });
+    expect(refusedEverywhere(err('ECONNREFUSED'))).toBe(true);
+    expect(refusedEverywhere(err('ETIMEDOUT'))).toBe(false);
+    expect(refusedEverywhere(aggregate('ECONNREFUSED', 'ECONNREFUSED'))).toBe(true);
+    expect(refusedEverywhere(aggregate('ECONNREFUSED', 'ENETUNREACH'))).toBe(false);
   });
 });

@@ -33,6 +33,15 @@ export function probeRingPort(address: string, timeoutMs = 1000): Promise<RingPo
     };
     const timer = setTimeout(() => done('unknown'), timeoutMs);
     socket.once('connect', () => done('open'));
-    socket.once('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED' ? 'refused' : 'unknown'));
+    socket.once('error', (e: NodeJS.ErrnoException & { errors?: NodeJS.ErrnoException[] }) => done(refusedEverywhere(e) ? 'refused' : 'unknown'));
   });
+}
+
+/**
+ * Refused at every address tried: a host name with several addresses (IPv4 and IPv6)
+ * is tried address by address, and the failure is then an AggregateError of each.
+ */
+export function refusedEverywhere(e: NodeJS.ErrnoException & { errors?: NodeJS.ErrnoException[] }): boolean {
+  if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.every((x) => x.code === 'ECONNREFUSED');
+  return e.code === 'ECONNREFUSED';
 }
