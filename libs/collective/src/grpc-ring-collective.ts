@@ -27,6 +27,10 @@
  *     step can leak into another — and reject with the error.
  * Calls are serialised in call order (Invariant 5: same order on every member).
  *
+ * A neighbour that may be gone is told to onPeerFailure's listeners (its stream
+ * failed from its side, or it has not subscribed 1 s into a reduction); one found
+ * gone (peerGone) fails the reduction waiting on it at once, and every later one.
+ *
  * Subscriptions are accepted only from this member's successor (rank and ring
  * size must match, else PERMISSION_DENIED); with `tls` the server also requires a
  * client certificate signed by the ring's CA.
@@ -173,9 +177,10 @@ export class GrpcRingCollective implements Collective, RingServiceHandler {
    * Calls `listener` whenever a stream to a neighbour fails from the far side or the
    * transport — between reductions too, since the streams outlive them — or the
    * successor has not subscribed 1 s into a reduction, with the error naming the
-   * neighbour. Not for this member's own closes and aborts. The
-   * neighbour may be gone, or may only have re-dialled (a new generation): the
-   * listener finds out which (ring-probe.ts). Returns a function that removes it.
+   * neighbour. Not for this member's own closes and aborts. The neighbour may be
+   * gone, or may only have re-dialled (a new generation): the listener finds out
+   * which (ring-probe.ts) and calls peerGone if it is gone. Returns a function that
+   * removes the listener.
    */
   onPeerFailure(listener: (peer: PeerRef, error: PeerDeadlineError) => void): () => void {
     this.peerFailureListeners.add(listener);
