@@ -37,6 +37,16 @@ async function reachStep(up: { log(): string }, from: number, total: number): Pr
   }
 }
 
+/** `follow`'s result; if it fails (a hang past its timeout), the error carries the tail of every process's log. */
+async function followed<T>(follow: Promise<T>, logs: Record<string, () => string>): Promise<T> {
+  try {
+    return await follow;
+  } catch (e) {
+    const tails = Object.entries(logs).map(([name, log]) => `--- ${name}\n${log().split('\n').slice(-40).join('\n')}`);
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\n${tails.join('\n')}`);
+  }
+}
+
 describe('workers that die or join mid-run', () => {
   let dir: string;
   let dataRoot: string;
@@ -104,7 +114,7 @@ describe('workers that die or join mid-run', () => {
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    const r = await follow;
+    const r = await followed(follow, { 'unroll up': () => up?.log() ?? '' });
     const seconds = (Date.now() - killedAt) / 1000;
     expect({ code: r.code, stderr: r.stderr.slice(-1500) }).toMatchObject({ code: 0 });
     const log = up.log();
@@ -141,7 +151,7 @@ describe('workers that die or join mid-run', () => {
     const joiner = worker(joinerId, 0);
     nodes.push(joiner);
     await joiner.ready;
-    const r = await follow;
+    const r = await followed(follow, Object.fromEntries(nodes.map((n, i) => [`process ${i}`, () => n.log()])));
     expect({ code: r.code, stderr: r.stderr.slice(-1500) }).toMatchObject({ code: 0 });
     const log = coordinator.log();
     const joined = new RegExp(`join-\\S+: ${joinerId} joined at step (\\d+); 3 members`).exec(log);
@@ -176,7 +186,7 @@ describe('workers that die or join mid-run', () => {
     const observer = ids.find((id) => !first.includes(id)) as string;
     const victim = first[1];
     (workers.get(victim) as NodeProcess).child.kill('SIGKILL');
-    const r = await follow;
+    const r = await followed(follow, { coordinator: () => coordinator.log(), ...Object.fromEntries([...workers].map(([id, w]) => [id, () => w.log()])) });
     expect({ code: r.code, stderr: r.stderr.slice(-1500) }).toMatchObject({ code: 0 });
     const log = coordinator.log();
     const generations = [...log.matchAll(/observer-\S+: generation (\d+), members (.+)$/gm)].map((m) => m[2].split(', '));
@@ -202,7 +212,7 @@ describe('workers that die or join mid-run', () => {
     await reachStep(up, 5, 100000);
     const killedAt = Date.now();
     process.kill(victim, 'SIGKILL');
-    const r = await follow;
+    const r = await followed(follow, { 'unroll up': () => up?.log() ?? '' });
     const seconds = (Date.now() - killedAt) / 1000;
     expect(r.code).toBe(1);
     // Named either by the survivor whose ring stream broke (a failed report) or as having left the cluster (a step
