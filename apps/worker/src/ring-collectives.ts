@@ -23,18 +23,9 @@
  */
 import { fetchState, GrpcRingCollective, probeRingPort, type Collective, type RingPortProbe, type RingServer, type StateSnapshot, type StateSource } from '@unroll/collective';
 import type { MembershipStore, WorkerInfo } from '@unroll/cluster';
-import type { CollectiveProvider } from './step-participant';
+import { RingFormationError, type CollectiveProvider } from './step-participant';
 
-export class RingFormationError extends Error {
-  constructor(
-    message: string,
-    /** The member the ring could not be formed with (not alive), when it is one. */
-    readonly member?: string,
-  ) {
-    super(message);
-    this.name = 'RingFormationError';
-  }
-}
+export { RingFormationError };
 
 export interface RingCollectivesOptions {
   /** Deadline of one all-reduce. @defaultValue 30 s (COLLECTIVE_DEFAULTS) */

@@ -11,8 +11,7 @@ import { InMemoryCollectiveHub } from '@unroll/collective/testing';
 import { selectBackend } from '@unroll/models';
 import { CheckpointWriter } from './checkpoint-writer';
 import { ExperimentSession } from './experiment-session';
-import { MemberPhase, StepParticipant, type ReportMessage } from './step-participant';
-import { RingFormationError } from './ring-collectives';
+import { MemberPhase, RingFormationError, StepParticipant, type ReportMessage } from './step-participant';
 import { executeWindow, WindowJobRefusedError } from './window-executor';
 
 const SPEC = `apiVersion: unroll/v1

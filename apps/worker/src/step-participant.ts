@@ -65,7 +65,6 @@ import { acceptedDigest, traceEvent, type AcceptedJob, type CompletedWindow, typ
 import { checkpointDue, type CheckpointWriter } from './checkpoint-writer';
 import { MissingContributionError, type ExperimentSession, type VersionWait } from './experiment-session';
 import { reductionBuffers } from './reduction-layout';
-import { RingFormationError } from './ring-collectives';
 import { beginUpdate, unscoredUpdate } from './staged-update';
 
 /**
@@ -95,9 +94,21 @@ export enum MemberPhase {
 
 export type ReportMessage = Extract<ControlMessage, { type: 'report' }>;
 
+/** A CollectiveProvider could not form the ring of a member list. */
+export class RingFormationError extends Error {
+  constructor(
+    message: string,
+    /** The member the ring could not be formed with (not alive), when it is one. */
+    readonly member?: string,
+  ) {
+    super(message);
+    this.name = 'RingFormationError';
+  }
+}
+
 /** The collective of a member list, for this worker. */
 export interface CollectiveProvider {
-  /** The collective of `members` (rank = index) in which this worker is `members[rank]`. */
+  /** The collective of `members` (rank = index) in which this worker is `members[rank]`; rejects with RingFormationError (naming the member, when one is missing) if it cannot be formed. */
   forMembers(experiment: string, members: readonly string[], rank: number): Promise<Collective>;
   /** Serves the committed state of this worker's experiments to joining members (absent: joiners are refused). */
   serveState?(source: StateSource): void;
