@@ -357,6 +357,60 @@ describe('StepParticipant and the window executor', () => {
     expect(reports).toEqual([expect.objectContaining({ member: 'w0', ok: false, peer: 'w1', error: expect.stringMatching(/^worker w0: RingFormationError: .*ring member w1 \(rank 1\) is not alive/) })]);
   });
 
+  it('two generations opened back to back and adopted by both paths at once (the message chain, syncWithRecord) end on the newer one and its ring, never the older ring formed last', async () => {
+    const used: string[] = [];
+    let releaseSingle!: () => void;
+    const single = new Promise<void>((resolve) => (releaseSingle = resolve));
+    let singleAsked = 0;
+    // A ring of n members that sums as if every member held this one's gradient, and says which ring it is.
+    const ring = (members: readonly string[]) => ({
+      rank: 0,
+      size: members.length,
+      allReduceSum: async (_ctx: unknown, buffers: Float32Array[]) => {
+        used.push(members.join(','));
+        for (const b of buffers) for (let i = 0; i < b.length; i++) b[i] *= members.length;
+      },
+      close: async () => undefined,
+    });
+    await experiments.newGeneration(EXP, ['w0']); // 1
+    const session = ExperimentSession.load(EXP, SPEC, dataRoot);
+    let first = true;
+    const participant = new StepParticipant(session, {
+      workerId: 'w0',
+      bus,
+      experiments,
+      collectives: {
+        forMembers: async (_experiment, members) => {
+          // The ring of generation 2 (w0 alone, after its peer was lost) forms slowly.
+          if (members.length === 1 && !first) {
+            singleAsked++;
+            await single;
+          }
+          first = false;
+          return ring(members);
+        },
+      },
+      checkpoints: new CheckpointWriter(path.join(dir, 'ckpt'), states),
+      pollMs: 20,
+      versionTimeoutMs: 2000,
+    });
+    const m = { id: 'w0', session, participant };
+    await participant.syncWithRecord();
+    await experiments.newGeneration(EXP, ['w0']); // 2: the survivor alone
+    await experiments.newGeneration(EXP, ['w0', 'w1']); // 3: a joiner taken in at once
+    const viaChain = participant.receive(msg({ type: 'generation', experiment: EXP, generation: 2, step: 0, members: ['w0'] }));
+    while (singleAsked === 0) await settle();
+    const viaRecord = participant.syncWithRecord();
+    await settle();
+    releaseSingle();
+    await Promise.all([viaChain, viaRecord]);
+    expect({ generation: participant.generation, members: participant.members, rank: participant.rank }).toEqual({ generation: 3, members: ['w0', 'w1'], rank: 0 });
+    const r = await run(m, job(0, 0, 3));
+    await participant.receive(msg({ type: 'reduce', experiment: EXP, generation: 3, step: 0, count: r.count, lossSum: 0, jobs: [{ firstStream: 0, worker: 'w0' }] }));
+    expect(used).toEqual(['w0,w1']);
+    expect(reports).toEqual([expect.objectContaining({ member: 'w0', generation: 3, step: 0, ok: true })]);
+  });
+
   it('a member named for a job it holds no gradient of reports a failure instead of contributing less', async () => {
     const [w0, w1] = await members(2);
     const r = await run(w0, job(0, 0));

@@ -147,6 +147,8 @@ export class StepParticipant {
   /** Accepted results seen per `${generation}:${step}` (noteCompleted), until the step's reduce starts. */
   private readonly completed = new Map<string, Map<number, WindowResult>>();
   private chain: Promise<void> = Promise.resolve();
+  /** The adoption in progress (adopt): the next one starts when it has settled. */
+  private adopting: Promise<void> = Promise.resolve();
 
   constructor(
     readonly session: ExperimentSession,
@@ -251,7 +253,22 @@ export class StepParticipant {
     }
   }
 
-  private async adopt(generation: number, members: readonly string[]): Promise<void> {
+  /**
+   * Takes on `generation`. Adoptions run one at a time and only forward: both the
+   * message chain (a 'generation' message, or any message naming a newer one) and
+   * syncWithRecord (the worker's announcement handler, load) adopt, and two
+   * generations opened back to back (a recovery, then a joiner taken in) arrive by
+   * both paths at once. Interleaved, the older one's ring — formed last — replaced the
+   * newer one's, or its generation overwrote the newer number.
+   */
+  private adopt(generation: number, members: readonly string[]): Promise<void> {
+    const run = this.adopting.then(() => this.adoptNow(generation, members));
+    this.adopting = run.catch(() => undefined);
+    return run;
+  }
+
+  private async adoptNow(generation: number, members: readonly string[]): Promise<void> {
+    if (generation <= this.generation) return; // adopted meanwhile, or a newer one was
     // A step committed just before the change (its 'commit' lost) is applied, not dropped.
     await this.healCommit();
     this.generation = generation;
