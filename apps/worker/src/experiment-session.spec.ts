@@ -4,7 +4,7 @@
  * no fresh megabytes per step — and an abort after that still restores the optimizer.
  */
 import { selectBackend } from '@unroll/models';
-import { ExperimentSession } from './experiment-session';
+import { ExperimentSession, SessionReleasedError } from './experiment-session';
 import { sessionWorkspace, tinySessionSpec } from './testing/session-fixture';
 import { beginUpdate } from './staged-update';
 
@@ -46,5 +46,28 @@ describe('ExperimentSession staging copies', () => {
     expect(hex(s.optimizer.state().slots)).toEqual(hex(before.slots));
     expect(s.optimizer.state().meta).toEqual(before.meta);
     s.dispose();
+  });
+});
+
+describe('ExperimentSession released', () => {
+  const ws = sessionWorkspace('a stitch in time saves nine. '.repeat(20));
+
+  beforeAll(async () => {
+    await selectBackend('cpu');
+  });
+
+  afterAll(() => ws.remove());
+
+  it('a wait for a version the session will never reach ends when the session is released, not at its timeout', async () => {
+    const s = ExperimentSession.load('e', SPEC, ws.dataRoot);
+    const opts = { timeoutMs: 60_000, pollMs: 10_000, heal: async () => undefined };
+    const version = s.awaitVersion(5, opts);
+    const params = s.awaitParams(5, 1, { ...opts, speculate: true });
+    const t0 = Date.now();
+    s.dispose();
+    await expect(version).rejects.toThrow(SessionReleasedError);
+    await expect(params).rejects.toThrow(/step 5 will not be reached in this wait: the session was released \(parameters at version 0\)/);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    await expect(s.awaitVersion(5, opts)).rejects.toThrow(SessionReleasedError);
   });
 });

@@ -63,7 +63,7 @@ import type { NamedArrays } from '@unroll/bptt';
 import { PeerDeadlineError, type Collective, type StateSnapshot, type StateSource } from '@unroll/collective';
 import { acceptedDigest, traceEvent, type AcceptedJob, type CompletedWindow, type ControlBus, type ControlMessage, type ExperimentStore, type WindowResult } from '@unroll/cluster';
 import { checkpointDue, type CheckpointWriter } from './checkpoint-writer';
-import { MissingContributionError, type ExperimentSession, type VersionWait } from './experiment-session';
+import { MissingContributionError, SessionReleasedError, type ExperimentSession, type VersionWait } from './experiment-session';
 import { reductionBuffers } from './reduction-layout';
 import { beginUpdate, unscoredUpdate } from './staged-update';
 
@@ -375,6 +375,11 @@ export class StepParticipant {
         return;
       }
     } catch (e) {
+      // Released (the worker loads the experiment again): the session loaded anew answers this reduce, not this one.
+      if (e instanceof SessionReleasedError) {
+        this.log(`the reduce of ${generation}/${step} left to the session loaded again: ${e.message}`);
+        return;
+      }
       // A dead or late ring peer is named by its worker id, which is what the coordinator and the user know.
       const peer = e instanceof PeerDeadlineError ? this.members[e.peer.rank] : e instanceof RingFormationError ? e.member : undefined;
       const error = `${e instanceof PeerDeadlineError && peer !== undefined ? `ring peer ${peer} ` : ''}${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;

@@ -35,7 +35,7 @@
 import type { ControlBus, ControlMessage, ExperimentStore, HiddenStateStore, MembershipStore, WindowJob, WindowQueue, WindowResult, WorkerInfo } from '@unroll/cluster';
 import { CheckpointWriter } from './checkpoint-writer';
 import { CLUSTER_CHANNEL, announcedExperiment } from './cluster-channel';
-import { ExperimentSession } from './experiment-session';
+import { ExperimentSession, SessionReleasedError } from './experiment-session';
 import { restoreSnapshot, snapshotOf } from './state-snapshot';
 import { StepParticipant, type CollectiveProvider } from './step-participant';
 import { InlineWindowCompute, ThreadWindowCompute, type WindowCompute } from './window-compute';
@@ -114,6 +114,8 @@ export class WorkerNode {
   private stopWatching: (() => Promise<void>) | undefined;
   /** The handles loaded so far, for the queue's completion events (delivered synchronously). */
   private readonly loaded = new Map<string, ExperimentHandle>();
+  /** The participant of each session: a job waits on the participant of the session it runs on, even once another is loaded. */
+  private readonly participants = new WeakMap<ExperimentSession, StepParticipant>();
   private readonly compute: WindowCompute;
 
   constructor(
@@ -179,15 +181,32 @@ export class WorkerNode {
     return h;
   }
 
-  runJob(job: WindowJob): Promise<WindowResult> {
+  /**
+   * Runs a window job. A job whose session was released while it waited (the worker
+   * loads the experiment again: an observer taken in after step 0) runs again at once
+   * on the session loaded anew — nothing of it was written yet — instead of failing an
+   * attempt.
+   */
+  async runJob(job: WindowJob): Promise<WindowResult> {
+    for (let run = 1; ; run++) {
+      try {
+        return await this.executeJob(job);
+      } catch (e) {
+        if (!(e instanceof SessionReleasedError) || run >= 3) throw e;
+        this.log(`window job ${job.experiment}/g${job.generation}/s${job.step}/streams ${job.firstStream}+: its session was released while it waited; running it on the session loaded again`);
+      }
+    }
+  }
+
+  private executeJob(job: WindowJob): Promise<WindowResult> {
     return executeWindow(
       {
         workerId: this.id,
         experiments: this.deps.experiments,
         states: this.deps.states,
         session: async (id) => (await this.experiment(id)).session,
-        awaitVersion: async (session, step, generation) => (await this.experiment(session.id)).participant.awaitVersion(step, generation),
-        awaitParams: this.options.speculate === false ? undefined : async (session, step, generation) => (await this.experiment(session.id)).participant.awaitParams(step, generation),
+        awaitVersion: async (session, step, generation) => this.participantOf(session).awaitVersion(step, generation),
+        awaitParams: this.options.speculate === false ? undefined : async (session, step, generation) => this.participantOf(session).awaitParams(step, generation),
         throttleMs: this.options.throttleMs,
         compute: this.compute,
         knownGeneration: (id) => {
@@ -237,6 +256,7 @@ export class WorkerNode {
     this.log(`joined ${id} (${session.spec.metadata.name}) generation ${participant.generation} as ${participant.rank >= 0 ? `rank ${participant.rank} of ${participant.members.length}` : 'an observer'}`);
     const handle = { session, participant, unsubscribe };
     this.loaded.set(id, handle);
+    this.participants.set(session, participant);
     return handle;
   }
 
@@ -247,6 +267,12 @@ export class WorkerNode {
       .then(() => this.experiment(id))
       .then((h) => h.participant.syncWithRecord())
       .catch((e: unknown) => this.log(`cannot join ${id}: ${e instanceof Error ? e.message : String(e)}`));
+  }
+
+  private participantOf(session: ExperimentSession): StepParticipant {
+    const participant = this.participants.get(session);
+    if (!participant) throw new SessionReleasedError(`experiment ${session.id}: this session has no participant (released)`);
+    return participant;
   }
 
   /**
