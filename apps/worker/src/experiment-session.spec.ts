@@ -69,5 +69,13 @@ describe('ExperimentSession released', () => {
     await expect(params).rejects.toThrow(/step 5 will not be reached in this wait: the session was released \(parameters at version 0\)/);
     expect(Date.now() - t0).toBeLessThan(1000);
     await expect(s.awaitVersion(5, opts)).rejects.toThrow(SessionReleasedError);
+    await expect(s.awaitVersion(5, opts)).rejects.toMatchObject({ reloading: false });
+  });
+
+  it('released to be loaded again: the error says so (a job then runs again on the new session, whose participant answers the reduce)', async () => {
+    const s = ExperimentSession.load('e', SPEC, ws.dataRoot);
+    const version = s.awaitVersion(3, { timeoutMs: 60_000, pollMs: 10_000, heal: async () => undefined });
+    s.dispose({ reloading: true });
+    await expect(version).rejects.toMatchObject({ name: 'SessionReleasedError', reloading: true, message: expect.stringMatching(/released to be loaded again/) });
   });
 });

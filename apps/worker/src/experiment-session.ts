@@ -53,7 +53,15 @@ export class StaleStepError extends SessionError {}
  * the experiment again, e.g. an observer taken in after step 0): the wait ends now
  * instead of at its timeout, and the job runs again on the session loaded anew.
  */
-export class SessionReleasedError extends SessionError {}
+export class SessionReleasedError extends SessionError {
+  constructor(
+    message: string,
+    /** The worker is loading the experiment again (a job runs again on the new session, which also answers the step's reduce). */
+    readonly reloading: boolean,
+  ) {
+    super(message);
+  }
+}
 
 /** The committed parameters did not reach the version a job or reduction needs in time. */
 export class VersionTimeoutError extends SessionError {}
@@ -104,8 +112,8 @@ export class ExperimentSession {
   /** The rollback copy of the optimizer of the last committed update: nobody reads it any more, the next one is copied into it. */
   private spareOptimizerState: OptimizerState | undefined;
   private waiters: Array<() => void> = [];
-  /** Set by dispose: waits on this session end. */
-  private released = false;
+  /** Set by dispose: waits on this session end, saying whether it is being loaded again. */
+  private released: { reloading: boolean } | undefined;
   /** Hidden-state writes of the jobs run, by `${generation}:${step}`, not yet flushed (trackWrite). */
   private readonly writes = new Map<string, Array<Promise<unknown>>>();
   /**
@@ -403,7 +411,12 @@ export class ExperimentSession {
   private async waitUntil(step: number, opts: VersionWait, done: () => boolean): Promise<void> {
     const deadline = Date.now() + opts.timeoutMs;
     while (!done()) {
-      if (this.released) throw new SessionReleasedError(`experiment ${this.id}: step ${step} will not be reached in this wait: the session was released (parameters at version ${this.version})`);
+      if (this.released) {
+        throw new SessionReleasedError(
+          `experiment ${this.id}: step ${step} will not be reached in this wait: the session was released${this.released.reloading ? ' to be loaded again' : ''} (parameters at version ${this.version})`,
+          this.released.reloading,
+        );
+      }
       const reason = opts.cancelled?.();
       if (reason !== undefined) throw new StaleStepError(`experiment ${this.id}: step ${step} will not be reached in this wait: ${reason}`);
       if (Date.now() >= deadline) throw new VersionTimeoutError(`experiment ${this.id}: parameters are at version ${this.version}, step ${step} needs version ${step}; no commit arrived within ${opts.timeoutMs} ms`);
@@ -425,9 +438,12 @@ export class ExperimentSession {
     for (const wake of waiters) wake();
   }
 
-  /** Frees the session; a wait on it (awaitVersion, awaitParams) ends with SessionReleasedError. */
-  dispose(): void {
-    this.released = true;
+  /**
+   * Frees the session; a wait on it (awaitVersion, awaitParams) ends with
+   * SessionReleasedError — `reloading` when the worker loads the experiment again.
+   */
+  dispose(opts: { reloading?: boolean } = {}): void {
+    this.released = { reloading: opts.reloading === true };
     this.wake();
     this.net.dispose();
     clearImmediate(this.summing);

@@ -149,6 +149,8 @@ export class StepParticipant {
   private chain: Promise<void> = Promise.resolve();
   /** The adoption in progress (adopt): the next one starts when it has settled. */
   private adopting: Promise<void> = Promise.resolve();
+  /** Set by close. */
+  private closed = false;
 
   constructor(
     readonly session: ExperimentSession,
@@ -209,6 +211,12 @@ export class StepParticipant {
   async syncWithRecord(): Promise<void> {
     const record = await this.ctx.experiments.get(this.session.id);
     if (record && record.generation > this.generation) await this.adopt(record.generation, record.members);
+    await this.adopting; // one begun by the other path: its ring is formed when this returns
+  }
+
+  /** The worker released this participant's session: messages still queued here are dropped, no generation is adopted. */
+  close(): void {
+    this.closed = true;
   }
 
   /** Waits until the committed parameters are at version `step`, applying a commit whose message was lost. */
@@ -226,7 +234,9 @@ export class StepParticipant {
   }
 
   private async handle(m: ControlMessage, startedHere = false): Promise<void> {
-    if (m.experiment !== this.session.id) return;
+    if (m.experiment !== this.session.id || this.closed) return;
+    // An adoption begun by syncWithRecord sets the generation before its ring is formed: wait for it.
+    await this.adopting;
     if (m.type === 'report') return; // addressed to the coordinator
     if (m.generation < this.generation) {
       this.refused++;
@@ -268,7 +278,7 @@ export class StepParticipant {
   }
 
   private async adoptNow(generation: number, members: readonly string[]): Promise<void> {
-    if (generation <= this.generation) return; // adopted meanwhile, or a newer one was
+    if (generation <= this.generation || this.closed) return; // adopted meanwhile, or a newer one was
     // A step committed just before the change (its 'commit' lost) is applied, not dropped.
     await this.healCommit();
     this.generation = generation;
@@ -376,7 +386,7 @@ export class StepParticipant {
       }
     } catch (e) {
       // Released (the worker loads the experiment again): the session loaded anew answers this reduce, not this one.
-      if (e instanceof SessionReleasedError) {
+      if (e instanceof SessionReleasedError && e.reloading) {
         this.log(`the reduce of ${generation}/${step} left to the session loaded again: ${e.message}`);
         return;
       }

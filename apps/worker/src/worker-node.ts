@@ -41,6 +41,9 @@ import { StepParticipant, type CollectiveProvider } from './step-participant';
 import { InlineWindowCompute, ThreadWindowCompute, type WindowCompute } from './window-compute';
 import { executeWindow } from './window-executor';
 
+/** Runs of a window job whose session was released while it waited because the worker loads the experiment again (runJob). */
+const MAX_RUNS_ON_RELOAD = 3;
+
 /**
  *   Starting ──registered, consuming──▶ Running ──stop()──▶ Stopping ──▶ Stopped
  *   Starting ──error──▶ Stopped
@@ -86,7 +89,7 @@ export interface WorkerNodeOptions {
    * @defaultValue 'inline' here (in-process tests share one tfjs); the worker process defaults to 'thread'
    */
   compute?: 'inline' | 'thread';
-  /**
+/**
    * Whether a window job of step s + 1 may start computing on this worker's staged
    * update of step s before its commit arrives (the commit's round trip — report,
    * compare-and-set, 'commit' — then overlaps the window instead of delaying it).
@@ -192,7 +195,7 @@ export class WorkerNode {
       try {
         return await this.executeJob(job);
       } catch (e) {
-        if (!(e instanceof SessionReleasedError) || run >= 3) throw e;
+        if (!(e instanceof SessionReleasedError && e.reloading) || run >= MAX_RUNS_ON_RELOAD) throw e;
         this.log(`window job ${job.experiment}/g${job.generation}/s${job.step}/streams ${job.firstStream}+: its session was released while it waited; running it on the session loaded again`);
       }
     }
@@ -271,7 +274,7 @@ export class WorkerNode {
 
   private participantOf(session: ExperimentSession): StepParticipant {
     const participant = this.participants.get(session);
-    if (!participant) throw new SessionReleasedError(`experiment ${session.id}: this session has no participant (released)`);
+    if (!participant) throw new Error(`experiment ${session.id}: a job holds a session this worker never loaded with a participant`);
     return participant;
   }
 
@@ -290,8 +293,10 @@ export class WorkerNode {
     const s = h.session;
     const healable = s.staged?.step === s.version && record.step === s.version + 1;
     if (s.version >= record.step || healable) return;
+    // Another handler may have reloaded it meanwhile: never release the session just loaded.
+    if (this.loaded.get(id) !== h) return;
     this.log(`${id}: this worker's parameters are at version ${s.version}, the run at step ${record.step}: loading it again from a member`);
-    await this.release(id);
+    await this.release(id, { reloading: true });
   }
 
   /** Frees the sessions of experiments that have ended (other than `except`). */
@@ -303,7 +308,7 @@ export class WorkerNode {
     }
   }
 
-  private async release(id: string): Promise<void> {
+  private async release(id: string, opts: { reloading?: boolean } = {}): Promise<void> {
     const h = this.experimentsById.get(id);
     this.experimentsById.delete(id);
     this.loaded.delete(id);
@@ -311,7 +316,8 @@ export class WorkerNode {
     if (!handle) return;
     await handle.unsubscribe();
     this.compute.release(id);
-    handle.session.dispose();
+    handle.participant.close();
+    handle.session.dispose(opts);
   }
 
   private async beat(): Promise<void> {
