@@ -219,6 +219,8 @@ describe('workers that die or join mid-run', () => {
     // computing); then why it cannot go on. The survivor withdrew its registration on finding its ring port closed,
     // so this takes well under the heartbeat's 10 s TTL.
     expect(r.stderr).toMatch(new RegExp(`failed at step \\d+: .*(ring peer ${victimId} PeerDeadlineError|worker ${victimId} left the cluster).*; 1 member left, workers.min is 2: cannot go on`));
+    // A slow failure says what the processes did after the kill.
+    if (seconds >= 5) process.stdout.write(`experiment failed ${seconds.toFixed(1)} s after the kill; unroll up's log:\n${up.log().split('\n').slice(-80).join('\n')}\n`);
     expect(seconds).toBeLessThan(5);
     process.stdout.write(`worker ${victimId} SIGKILLed; experiment failed ${seconds.toFixed(1)} s later: ${r.stderr.trim().split('\n').pop()}\n`);
   }, 120_000);

@@ -64,17 +64,35 @@ describe('RingCollectives: a ring peer whose process is gone', () => {
     }
   });
 
+  it('is probed again (3 probes, 250 ms apart) when the first cannot tell — a process still exiting, a probe timed out on a busy host — and withdrawn on the refusal', async () => {
+    let first: number | undefined;
+    // The port cannot be told for 400 ms, then refuses: only the third probe (at 500 ms) sees it.
+    const { membership, logs, providers } = await ringOfThree(async () => {
+      first ??= Date.now();
+      return Date.now() - first < 400 ? 'unknown' : 'refused';
+    });
+    try {
+      await providers[2].close();
+      expect(await until(async () => !(await aliveIds(membership)).includes('c'), 5000)).toBe(true);
+      expect(Date.now() - (first as number)).toBeGreaterThanOrEqual(400);
+      expect(logs.join('\n')).toMatch(/ring peer c \(rank 2\): .*refuses connections: its process is gone, registration withdrawn/);
+    } finally {
+      await Promise.all(providers.slice(0, 2).map((p) => p.close()));
+    }
+  });
+
   it('stays registered when its port still accepts connections, or when the probe cannot tell', async () => {
     for (const answer of ['open', 'unknown'] as const) {
       const probed: string[] = [];
-      const { membership, providers } = await ringOfThree(async (address) => {
+      const { membership, logs, providers } = await ringOfThree(async (address) => {
         probed.push(address);
         return answer;
       });
       try {
         await providers[2].close();
-        expect(await until(async () => probed.length > 0, 5000)).toBe(true);
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        const verdict = new RegExp(`ring peer c \\(rank 2\\): .*; its ring port \\S+ is ${answer === 'open' ? 'open' : 'not answering'}: left to its heartbeat`);
+        expect(await until(async () => verdict.test(logs.join('\n')), 5000)).toBe(true);
+        expect(probed.length).toBeGreaterThanOrEqual(3); // tried 3 times before leaving it to the heartbeat
         expect(await aliveIds(membership)).toEqual(IDS);
       } finally {
         await Promise.all(providers.slice(0, 2).map((p) => p.close()));

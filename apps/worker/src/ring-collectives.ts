@@ -27,6 +27,10 @@ import { RingFormationError, type CollectiveProvider } from './step-participant'
 
 export { RingFormationError };
 
+/** Probes of a failed peer's ring port before the heartbeat is left to decide (RingCollectives.probePort). */
+const PROBE_ATTEMPTS = 3;
+const PROBE_RETRY_MS = 250;
+
 export interface RingCollectivesOptions {
   /** Deadline of one all-reduce. @defaultValue 30 s (COLLECTIVE_DEFAULTS) */
   timeoutMs?: number;
@@ -37,8 +41,12 @@ export interface RingCollectivesOptions {
 
 export class RingCollectives implements CollectiveProvider {
   private current: { key: string; collective: GrpcRingCollective; unwatch: () => void } | undefined;
-  /** Probes in flight, by collective and worker id (both edges to a dead peer fail together). */
-  private readonly probing = new WeakMap<GrpcRingCollective, Set<string>>();
+  /**
+   * Probes in flight, by collective and worker id (both edges to a dead peer fail
+   * together); `again`: another failure came in meanwhile, so a probe that found the
+   * port answering (begun, say, while the peer was only slow) is repeated once more.
+   */
+  private readonly probing = new WeakMap<GrpcRingCollective, Map<string, { again: boolean }>>();
   /** Serves joiners' FetchState from the worker's sessions (serveState). */
   private stateSource: StateSource | undefined;
 
@@ -74,20 +82,49 @@ export class RingCollectives implements CollectiveProvider {
   private async checkPeer(collective: GrpcRingCollective, rank: number, peer: WorkerInfo | undefined, reason: string): Promise<void> {
     if (peer === undefined) return;
     let probing = this.probing.get(collective);
-    if (!probing) this.probing.set(collective, (probing = new Set()));
-    if (probing.has(peer.id)) return;
-    probing.add(peer.id);
+    if (!probing) this.probing.set(collective, (probing = new Map()));
+    const inFlight = probing.get(peer.id);
+    if (inFlight) {
+      inFlight.again = true;
+      return;
+    }
+    const entry = { again: false };
+    probing.set(peer.id, entry);
     try {
-      const found = await (this.options.probe ?? ((address: string) => probeRingPort(address, 1000)))(peer.ringAddress);
-      if (found !== 'refused') return;
+      let found: RingPortProbe;
+      do {
+        entry.again = false;
+        found = await this.probePort(peer.ringAddress);
+      } while (found !== 'refused' && entry.again);
+      if (found !== 'refused') {
+        this.log(`ring peer ${peer.id} (rank ${rank}): ${reason}; its ring port ${peer.ringAddress} is ${found === 'open' ? 'open' : 'not answering'}: left to its heartbeat`);
+        return;
+      }
       const gone = `${reason}; its ring port ${peer.ringAddress} refuses connections: its process is gone`;
       collective.peerGone(rank, gone);
-      if (await this.membership.withdraw(peer)) this.log(`ring peer ${peer.id} (rank ${rank}): ${gone}, registration withdrawn`);
+      const withdrawn = await this.membership.withdraw(peer);
+      this.log(`ring peer ${peer.id} (rank ${rank}): ${gone}, ${withdrawn ? 'registration withdrawn' : 'its registration already gone or another process’s'}`);
     } catch (e) {
       this.log(`checking ring peer ${peer.id} at ${peer.ringAddress}: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
       probing.delete(peer.id);
     }
+  }
+
+  /**
+   * PROBE_ATTEMPTS probes PROBE_RETRY_MS apart, until one is refused: a process
+   * still exiting (its listening socket not yet closed) or a probe that timed out on
+   * a busy host gets another chance before the heartbeat is left to decide.
+   */
+  private async probePort(address: string): Promise<RingPortProbe> {
+    const probe = this.options.probe ?? ((a: string) => probeRingPort(a, 1000));
+    let found: RingPortProbe = 'unknown';
+    for (let attempt = 1; attempt <= PROBE_ATTEMPTS; attempt++) {
+      found = await probe(address);
+      if (found === 'refused' || attempt === PROBE_ATTEMPTS) break;
+      await new Promise((resolve) => setTimeout(resolve, PROBE_RETRY_MS));
+    }
+    return found;
   }
 
   private log(line: string): void {

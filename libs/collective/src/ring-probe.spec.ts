@@ -17,6 +17,16 @@ describe('probeRingPort', () => {
     expect(await probeRingPort(address)).toBe('refused');
   });
 
+  it("still says 'refused' when this process's event loop stalled past the timeout meanwhile (a busy host): the refusal already in wins over the expired timer", async () => {
+    const server = await listen();
+    const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const probe = probeRingPort(address, 100);
+    const until = Date.now() + 300;
+    while (Date.now() < until); // a synchronous stall of 3× the probe's timeout
+    expect(await probe).toBe('refused');
+  });
+
   it("says 'unknown', not 'refused', when the host cannot be reached or resolved", async () => {
     expect(await probeRingPort('no-such-host.invalid:7070', 2000)).toBe('unknown');
   });

@@ -21,17 +21,26 @@ export function splitAddress(address: string): { host: string; port: number } {
   return { host: m[1] ?? m[2], port };
 }
 
-/** Tries one TCP connection to `address` within `timeoutMs`. */
+/**
+ * Tries one TCP connection to `address` within `timeoutMs`. The timeout's verdict
+ * waits for the I/O already in: an event loop stalled past `timeoutMs` (a busy
+ * host) runs expired timers before it polls, so the refusal that arrived meanwhile
+ * would otherwise lose to the timer.
+ */
 export function probeRingPort(address: string, timeoutMs = 1000): Promise<RingPortProbe> {
   const { host, port } = splitAddress(address);
   return new Promise((resolve) => {
     const socket = connect({ host, port });
+    let settled = false;
     const done = (result: RingPortProbe): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       socket.destroy();
       resolve(result);
     };
-    const timer = setTimeout(() => done('unknown'), timeoutMs);
+    // setImmediate runs after this loop iteration's poll phase, which delivers a connection's outcome already in.
+    const timer = setTimeout(() => setImmediate(() => done('unknown')), timeoutMs);
     socket.once('connect', () => done('open'));
     socket.once('error', (e: NodeJS.ErrnoException & { errors?: NodeJS.ErrnoException[] }) => done(refusedEverywhere(e) ? 'refused' : 'unknown'));
   });
