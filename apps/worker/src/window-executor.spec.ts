@@ -1,5 +1,5 @@
 import { WindowJobElsewhereError, type WindowJob } from '@unroll/cluster';
-import { executeWindow } from './window-executor';
+import { executeWindow, WindowJobRefusedError } from './window-executor';
 
 describe('executeWindow, the membership fence', () => {
   const job: WindowJob = { experiment: 'e', generation: 3, step: 7, firstStream: 0, streams: 2 };
@@ -26,6 +26,23 @@ describe('executeWindow, the membership fence', () => {
     );
     await expect(run).rejects.toBeInstanceOf(WindowJobElsewhereError);
     await expect(run).rejects.toThrow('worker w3 is not a member of generation 3 (w1, w2)');
+  });
+
+  it('refuses a job of a run that has ended (failed, cancelled, succeeded) without loading a session', async () => {
+    for (const status of ['failed', 'cancelled', 'succeeded'] as const) {
+      const run = executeWindow(
+        {
+          workerId: 'w1',
+          experiments: { get: async () => ({ id: 'e', specYaml: '', status, step: 7, generation: 3, members: ['w1', 'w2'], updatedAt: 0 }) },
+          states: { get: async () => undefined, put: async () => undefined },
+          session: () => Promise.reject(new Error('loaded a session')),
+          awaitVersion: () => Promise.reject(new Error('waited')),
+        },
+        job,
+      );
+      await expect(run).rejects.toBeInstanceOf(WindowJobRefusedError);
+      await expect(run).rejects.toThrow(`window job e/g3/s7/streams 0+2: the experiment is ${status}`);
+    }
   });
 
   it('reads the record when the known generation is another one (the record decides)', async () => {

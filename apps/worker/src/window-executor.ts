@@ -87,6 +87,8 @@ export async function executeWindow(ctx: WindowExecutorContext, job: WindowJob):
   storedRead.catch(() => undefined); // awaited below unless the job is refused first
   const record = await ctx.experiments.get(job.experiment);
   if (!record) throw new WindowJobRefusedError(`${where}: experiment does not exist`);
+  // A step left behind by a run that ended (failed, cancelled, or succeeded after a recovery withdrew it) is not computed.
+  if (record.status !== 'running') throw new WindowJobRefusedError(`${where}: the experiment is ${record.status}`);
   if (job.generation !== record.generation) throw new WindowJobRefusedError(`${where}: generation ${job.generation} is not the experiment's current generation ${record.generation}`);
   // A member must run it: the queue offers it again without using an attempt (a cluster may have more workers than the ring).
   if (!record.members.includes(ctx.workerId)) throw elsewhere(where, ctx.workerId, record);

@@ -303,13 +303,13 @@ export class BullWindowQueue implements WindowQueue {
     return this.producer;
   }
 
-  /** After a timeout: removes the step and its children that have not started (running ones finish and vanish). */
+  /** After a timeout or a withdrawal: removes the step and its children that have not started (running ones finish and vanish). */
   private async abandon(producer: StepProducer, parentId: string): Promise<void> {
     try {
       // Removing the parent removes its children that are not locked by a worker.
       await (await Job.fromId(producer.steps, parentId))?.remove({ removeChildren: true });
     } catch (error) {
-      this.opts.onError(new ClusterError(`could not remove timed-out step ${parentId}: ${(error as Error).message}`));
+      this.opts.onError(new ClusterError(`could not remove abandoned step ${parentId} (timed out or withdrawn): ${(error as Error).message}`));
     }
   }
 }
