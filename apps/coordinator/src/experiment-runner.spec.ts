@@ -28,7 +28,7 @@ spec:
  * withdrawn from the membership first when `w1Gone`); returns how long the run took
  * to end, and how. After the failure w0 alone reports, ok.
  */
-async function runFailing(failed: Partial<Extract<ControlMessage, { type: 'report' }>>, lossGraceMs: number, o: { w1Gone?: boolean; min?: number } = {}) {
+async function runFailing(failed: Partial<Extract<ControlMessage, { type: 'report' }>>, lossGraceMs: number, o: { w1Gone?: boolean; min?: number; cancel?: boolean } = {}) {
   const membership = new InMemoryMembershipStore();
   const experiments = new InMemoryExperimentStore();
   const bus = new InMemoryControlBus();
@@ -43,6 +43,7 @@ async function runFailing(failed: Partial<Extract<ControlMessage, { type: 'repor
     if (m.generation > 1) return; // w1 is no longer a member
     void (async () => {
       if (o.w1Gone) await membership.deregister('w1');
+      if (o.cancel) await experiments.setStatus('exp', 'cancelled');
       await bus.publish({ ...base, member: 'w1', ok: false, gradNorm: Number.NaN, ...failed });
     })();
   });
@@ -51,7 +52,7 @@ async function runFailing(failed: Partial<Extract<ControlMessage, { type: 'repor
   try {
     const phase = await runner.run('exp');
     const record = await experiments.get('exp');
-    return { phase, seconds: (Date.now() - started) / 1000, error: record?.error ?? '', generation: record?.generation, members: record?.members };
+    return { phase, seconds: (Date.now() - started) / 1000, error: record?.error ?? '', status: record?.status, generation: record?.generation, members: record?.members };
   } finally {
     await unsubscribe();
     await stop();
@@ -71,6 +72,12 @@ describe('ExperimentRunner: a failed step', () => {
     const r = await runFailing({ error: 'worker w1: MessageRejectedError: INVALID_ARGUMENT: chunk of another step' }, 3000, { w1Gone: true, min: 1 });
     expect(r.phase).toBe(ExperimentPhase.Succeeded);
     expect(r).toMatchObject({ generation: 2, members: ['w0'] });
+    expect(r.seconds).toBeLessThan(2);
+  });
+
+  it('in a run cancelled while the step ran ends the run as cancelled — not failed, not recovered', async () => {
+    const r = await runFailing({ error: 'worker w1: WindowJobRefusedError: the experiment is cancelled' }, 3000, { w1Gone: true, min: 1, cancel: true });
+    expect(r).toMatchObject({ phase: ExperimentPhase.Cancelled, status: 'cancelled', generation: 1 });
     expect(r.seconds).toBeLessThan(2);
   });
 

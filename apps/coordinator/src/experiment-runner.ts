@@ -154,6 +154,8 @@ export class ExperimentRunner {
           this.options.onStep?.(id, outcome, total);
           step++;
         } catch (e) {
+          // Cancelled while the step ran (its remaining window jobs are then refused): the run ends as cancelled, not failed.
+          if ((await this.deps.experiments.get(id))?.status === 'cancelled') throw new ExperimentCancelledError(`experiment ${id} was cancelled at step ${step}`);
           this.phases.set(id, ExperimentPhase.Recovering);
           members = await this.survivors(id, spec, members, e, restarts);
           restarts++;

@@ -30,12 +30,14 @@ export { RingFormationError };
 /** Probes of a failed peer's ring port before the heartbeat is left to decide (RingCollectives.probePort). */
 const PROBE_ATTEMPTS = 3;
 const PROBE_RETRY_MS = 250;
+/** Rounds of PROBE_ATTEMPTS: a failure during a round that found the port answering makes one more (a live peer whose streams keep failing is not probed on and on). */
+const PROBE_ROUNDS = 2;
 
 export interface RingCollectivesOptions {
   /** Deadline of one all-reduce. @defaultValue 30 s (COLLECTIVE_DEFAULTS) */
   timeoutMs?: number;
-  /** How a failed peer's ring port is probed. @defaultValue probeRingPort with a 1 s timeout */
-  probe?: (address: string) => Promise<RingPortProbe>;
+  /** How a failed peer's ring port is probed; 'off': never (a dead peer is left to its heartbeat). @defaultValue probeRingPort with a 1 s timeout */
+  probe?: ((address: string) => Promise<RingPortProbe>) | 'off';
   log?: (line: string) => void;
 }
 
@@ -43,8 +45,9 @@ export class RingCollectives implements CollectiveProvider {
   private current: { key: string; collective: GrpcRingCollective; unwatch: () => void } | undefined;
   /**
    * Probes in flight, by collective and worker id (both edges to a dead peer fail
-   * together); `again`: another failure came in meanwhile, so a probe that found the
-   * port answering (begun, say, while the peer was only slow) is repeated once more.
+   * together); `again`: another failure came in meanwhile, so a round that found the
+   * port answering (begun, say, while the peer was only slow) is repeated, up to
+   * PROBE_ROUNDS rounds in all.
    */
   private readonly probing = new WeakMap<GrpcRingCollective, Map<string, { again: boolean }>>();
   /** Serves joiners' FetchState from the worker's sessions (serveState). */
@@ -80,7 +83,7 @@ export class RingCollectives implements CollectiveProvider {
    * registration (that process's, not a later one's under the same id) is withdrawn.
    */
   private async checkPeer(collective: GrpcRingCollective, rank: number, peer: WorkerInfo | undefined, reason: string): Promise<void> {
-    if (peer === undefined) return;
+    if (peer === undefined || this.options.probe === 'off') return;
     let probing = this.probing.get(collective);
     if (!probing) this.probing.set(collective, (probing = new Map()));
     const inFlight = probing.get(peer.id);
@@ -92,10 +95,11 @@ export class RingCollectives implements CollectiveProvider {
     probing.set(peer.id, entry);
     try {
       let found: RingPortProbe;
+      let rounds = 0;
       do {
         entry.again = false;
         found = await this.probePort(peer.ringAddress);
-      } while (found !== 'refused' && entry.again);
+      } while (found !== 'refused' && entry.again && ++rounds < PROBE_ROUNDS && !collective.isGone);
       if (found !== 'refused') {
         this.log(`ring peer ${peer.id} (rank ${rank}): ${reason}; its ring port ${peer.ringAddress} is ${found === 'open' ? 'open' : 'not answering'}: left to its heartbeat`);
         return;
@@ -117,7 +121,7 @@ export class RingCollectives implements CollectiveProvider {
    * a busy host gets another chance before the heartbeat is left to decide.
    */
   private async probePort(address: string): Promise<RingPortProbe> {
-    const probe = this.options.probe ?? ((a: string) => probeRingPort(a, 1000));
+    const probe = typeof this.options.probe === 'function' ? this.options.probe : (a: string) => probeRingPort(a, 1000);
     let found: RingPortProbe = 'unknown';
     for (let attempt = 1; attempt <= PROBE_ATTEMPTS; attempt++) {
       found = await probe(address);

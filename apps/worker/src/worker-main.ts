@@ -180,7 +180,7 @@ export async function main(argv: string[]): Promise<number> {
   const membership = new RedisMembershipStore(redis, { prefix });
   const bus = new RedisControlBus(redis, { prefix });
   const windows = new BullWindowQueue(redis, { prefix });
-  const collectives = new RingCollectives(server, membership, { log: say, probe: peerProbe === 'off' ? async () => 'unknown' : undefined });
+  const collectives = new RingCollectives(server, membership, { log: say, probe: peerProbe === 'off' ? 'off' : undefined });
   const node = new WorkerNode(
     { membership, experiments: new RedisExperimentStore(redis, { prefix }), states: new RedisHiddenStateStore(redis, { prefix }), bus, windows, collectives },
     {

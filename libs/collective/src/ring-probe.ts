@@ -23,9 +23,9 @@ export function splitAddress(address: string): { host: string; port: number } {
 
 /**
  * Tries one TCP connection to `address` within `timeoutMs`. The timeout's verdict
- * waits for the I/O already in: an event loop stalled past `timeoutMs` (a busy
- * host) runs expired timers before it polls, so the refusal that arrived meanwhile
- * would otherwise lose to the timer.
+ * waits for the I/O already in: when the event loop stalled past `timeoutMs` (a busy
+ * host), the expired timer can run before the poll that delivers the refusal that
+ * arrived meanwhile, and would otherwise win.
  */
 export function probeRingPort(address: string, timeoutMs = 1000): Promise<RingPortProbe> {
   const { host, port } = splitAddress(address);
