@@ -15,7 +15,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { StepTimings } from '@unroll/coordinator';
 import { maxAbsDiffOfFiles, stepFile } from './support/checkpoints';
-import { deleteKeys, freshPrefix, REDIS_URL, runUnroll, startNode, type NodeProcess } from './support/processes';
+import { deleteKeys, freshPrefix, EXITED_OK, exitOf, REDIS_URL, runUnroll, startNode, type NodeProcess } from './support/processes';
 import { tinySpec, tinyWorkspace } from './support/tiny-experiment';
 
 type Timed = StepTimings & { experiment: string; step: number };
@@ -55,7 +55,7 @@ describe('dynamic pulling across unequal workers (real processes)', () => {
     const file = path.join(dir, `${specName}.yaml`);
     writeFileSync(file, specYaml);
     const r = await runUnroll(['submit', file, '--follow', '--redis', REDIS_URL, '--prefix', prefix], 180_000);
-    expect({ code: r.code, stderr: r.stderr.slice(-1500) }).toMatchObject({ code: 0 });
+    expect(exitOf(r, () => nodes.map((n) => n.log().slice(-1500)).join('\n---\n'))).toEqual(EXITED_OK);
     return r.stdout.trim();
   }
 

@@ -17,7 +17,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { maxAbsDiffOfFiles, stepFile } from './support/checkpoints';
-import { deleteKeys, freshPrefix, REDIS_URL, runUnroll, startNode, startUp, type NodeProcess, type UpProcess } from './support/processes';
+import { deleteKeys, freshPrefix, EXITED_OK, exitOf, REDIS_URL, runUnroll, startNode, startUp, type NodeProcess, type UpProcess } from './support/processes';
 import { tinySpec, tinyWorkspace } from './support/tiny-experiment';
 
 /** The ready line's id of the worker process `pid`. */
@@ -85,7 +85,7 @@ describe('workers that die or join mid-run', () => {
   /** The final checkpoints of the cluster run and of `unroll train`: every tensor within 1e-4. */
   async function expectUnrollTrainsOutcome(run: ReturnType<typeof elasticRun>, name: string, what: string): Promise<void> {
     const t = await run.train;
-    expect({ code: t.code, stderr: t.stderr.slice(-1500) }).toMatchObject({ code: 0 });
+    expect(exitOf(t)).toEqual(EXITED_OK);
     const cluster = path.join(run.ckpt, name);
     const model = maxAbsDiffOfFiles(stepFile(run.single, STEPS), stepFile(cluster, STEPS));
     const state = maxAbsDiffOfFiles(stepFile(run.single, STEPS, true), stepFile(cluster, STEPS, true));
@@ -116,7 +116,7 @@ describe('workers that die or join mid-run', () => {
     }
     const r = await followed(follow, { 'unroll up': () => up?.log() ?? '' });
     const seconds = (Date.now() - killedAt) / 1000;
-    expect({ code: r.code, stderr: r.stderr.slice(-1500) }).toMatchObject({ code: 0 });
+    expect(exitOf(r)).toEqual(EXITED_OK);
     const log = up.log();
     expect(log).toMatch(new RegExp(`ring peer ${victimId} \\(rank \\d\\): .*; its ring port \\S+ refuses connections: its process is gone, registration withdrawn`));
     expect(recoveredAfter).toBeLessThan(5);
@@ -152,7 +152,7 @@ describe('workers that die or join mid-run', () => {
     nodes.push(joiner);
     await joiner.ready;
     const r = await followed(follow, Object.fromEntries(nodes.map((n, i) => [`process ${i}`, () => n.log()])));
-    expect({ code: r.code, stderr: r.stderr.slice(-1500) }).toMatchObject({ code: 0 });
+    expect(exitOf(r)).toEqual(EXITED_OK);
     const log = coordinator.log();
     const joined = new RegExp(`join-\\S+: ${joinerId} joined at step (\\d+); 3 members`).exec(log);
     expect(joined).not.toBeNull();
@@ -187,7 +187,7 @@ describe('workers that die or join mid-run', () => {
     const victim = first[1];
     (workers.get(victim) as NodeProcess).child.kill('SIGKILL');
     const r = await followed(follow, { coordinator: () => coordinator.log(), ...Object.fromEntries([...workers].map(([id, w]) => [id, () => w.log()])) });
-    expect({ code: r.code, stderr: r.stderr.slice(-1500) }).toMatchObject({ code: 0 });
+    expect(exitOf(r)).toEqual(EXITED_OK);
     const log = coordinator.log();
     const generations = [...log.matchAll(/observer-\S+: generation (\d+), members (.+)$/gm)].map((m) => m[2].split(', '));
     // The survivor alone, then the survivor and the observer.

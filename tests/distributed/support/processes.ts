@@ -90,6 +90,19 @@ export interface Finished {
   stderr: string;
 }
 
+/** What a process that succeeded gives exitOf. */
+export const EXITED_OK = Object.freeze({ code: 0, stderr: '' });
+
+/**
+ * Compare with EXITED_OK: the exit code and, when it is not 0, the tail of stderr
+ * (and of `log`, e.g. `unroll up`'s) — jest's diff shows only what differs, so a
+ * failed run then says why.
+ */
+export function exitOf(r: Pick<Finished, 'code' | 'stderr'>, log?: () => string): { code: number | null; stderr: string } {
+  if (r.code === 0) return { ...EXITED_OK };
+  return { code: r.code, stderr: `${r.stderr.slice(-1500)}${log ? `\n--- log\n${log().slice(-3000)}` : ''}` };
+}
+
 /** Runs `unroll <args>` to its end (SIGKILL after `timeoutMs`). */
 export function runUnroll(args: string[], timeoutMs = 120_000): Promise<Finished> {
   return new Promise((resolve, reject) => {
