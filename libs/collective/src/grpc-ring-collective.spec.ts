@@ -64,3 +64,25 @@ describe('GrpcRingCollective.peerGone', () => {
     }
   });
 });
+
+describe('GrpcRingCollective with a member that forms its ring late', () => {
+  it("holds a neighbour's stream until the late member's collective is attached (a worker still loading the experiment), and the reduction completes", async () => {
+    const servers = await Promise.all(Array.from({ length: 3 }, () => RingServer.bind('127.0.0.1:0')));
+    const peers = servers.map((server, rank) => ({ rank, address: server.address }));
+    const early = await Promise.all([0, 1].map((rank) => GrpcRingCollective.start({ rank, peers, server: servers[rank], timeoutMs: 10_000 })));
+    const members = [...early];
+    try {
+      const buffers = [0, 1, 2].map((r) => Float32Array.from([r + 1, 10 * (r + 1)]));
+      // Ranks 0 and 1 start while rank 2 has no collective yet: rank 0 dials its predecessor, rank 2, at once.
+      const reductions = early.map((m, r) => m.allReduceSum({ experiment: 'e', generation: 1, step: 0 }, [buffers[r]]));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const late = await GrpcRingCollective.start({ rank: 2, peers, server: servers[2], timeoutMs: 10_000 });
+      members.push(late);
+      await Promise.all([...reductions, late.allReduceSum({ experiment: 'e', generation: 1, step: 0 }, [buffers[2]])]);
+      for (const b of buffers) expect([...b]).toEqual([6, 60]);
+    } finally {
+      await Promise.all(members.map((m) => m.close()));
+      for (const s of servers) s.shutdown();
+    }
+  });
+});
