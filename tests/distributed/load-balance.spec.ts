@@ -40,7 +40,9 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 describe('dynamic pulling across unequal workers (real processes)', () => {
   let dir: string;
   let dataRoot: string;
-  const prefix = freshPrefix('balance');
+  // A fresh prefix per test: a process of one test still registered (a failure's SIGKILL) is never a member of the next one's ring.
+  let prefix = '';
+  const prefixes: string[] = [];
   const nodes: NodeProcess[] = [];
   const measured: string[] = [];
 
@@ -63,13 +65,18 @@ describe('dynamic pulling across unequal workers (real processes)', () => {
     ({ dir, dataRoot } = tinyWorkspace('unroll-balance-'));
   });
 
+  beforeEach(() => {
+    prefix = freshPrefix('balance');
+    prefixes.push(prefix);
+  });
+
   afterEach(async () => {
     await Promise.all(nodes.splice(0).map((n) => n.stop()));
   });
 
   afterAll(async () => {
     await Promise.all(nodes.map((n) => n.stop()));
-    await deleteKeys(prefix);
+    for (const p of prefixes) await deleteKeys(p);
     rmSync(dir, { recursive: true, force: true });
     process.stdout.write(`load balance:\n${measured.join('\n')}\n`);
   });
