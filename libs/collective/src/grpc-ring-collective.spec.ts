@@ -1,4 +1,7 @@
 import { GrpcRingCollective } from './grpc-ring-collective';
+import * as grpc from '@grpc/grpc-js';
+import { loadCollectiveProto } from '@unroll/proto';
+import { fetchState } from './state-transfer';
 import { PeerDeadlineError } from './collective-errors';
 import type { ReducerKind } from './reducer';
 import { RingServer } from './ring-server';
@@ -83,6 +86,29 @@ describe('GrpcRingCollective with a member that forms its ring late', () => {
     } finally {
       await Promise.all(members.map((m) => m.close()));
       for (const s of servers) s.shutdown();
+    }
+  });
+});
+
+describe('RingServer before a collective is attached', () => {
+  it('fails a held ring stream UNAVAILABLE after holdMs, and a FetchState call at once (the joiner asks another member)', async () => {
+    const server = await RingServer.bind('127.0.0.1:0', {}, { holdMs: 300 });
+    const client = new (loadCollectiveProto().unroll.v1.Ring)(server.address, grpc.credentials.createInsecure());
+    try {
+      const started = Date.now();
+      const call = client.Stream({ deadline: Date.now() + 5_000 });
+      call.on('error', () => undefined);
+      call.on('data', () => undefined);
+      const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+      call.write({ subscribe: { experiment: 'e', generation: 1, rank: 0, size: 2 } });
+      expect(await status).toMatchObject({ code: grpc.status.UNAVAILABLE, details: 'ring member not ready within 300 ms' });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      const fetchStarted = Date.now();
+      await expect(fetchState(server.address, { experiment: 'e', generation: 1 }, { timeoutMs: 5_000 })).rejects.toThrow(/ring member not ready/);
+      expect(Date.now() - fetchStarted).toBeLessThan(1_000);
+    } finally {
+      client.close();
+      server.shutdown();
     }
   });
 });
