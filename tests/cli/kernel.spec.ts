@@ -28,7 +28,18 @@ spec:
 
 const corpus = Array.from({ length: 150 }, (_, i) => `row ${i % 9}: a stitch in time ${i % 4 ? 'saves' : 'spares'} nine.\n`).join('');
 const native = loadNativeKernels();
-const withNative = native.ok ? it : it.skip;
+/** A test of the native kernel: where the addon did not load it fails, saying how to build it (skipped only under an explicit UNROLL_NATIVE=0). */
+function withNative(name: string, body: () => Promise<void>, timeoutMs?: number): void {
+  if (!native.ok && process.env.UNROLL_NATIVE === '0') return it.skip(name, body);
+  it(
+    name,
+    async () => {
+      if (!native.ok) throw new Error(`the native kernels did not load (${native.reason}). Build them: apt-get install libopenblas-openmp-dev g++ make && npm run build:native -w @unroll/kernels-native`);
+      await body();
+    },
+    timeoutMs,
+  );
+}
 
 describe('unroll --kernel', () => {
   let dir: string;

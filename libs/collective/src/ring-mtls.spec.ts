@@ -1,7 +1,7 @@
 /**
  * Mutual TLS between ring members (DESIGN.md, Security: "gRPC between workers
  * uses mTLS in a cluster and refuses unknown peers"). Certificates are made with
- * the openssl CLI for the test; skipped where openssl is absent.
+ * the openssl CLI for the test; without it the test fails and says what to install.
  */
 import * as grpc from '@grpc/grpc-js';
 import { execFileSync } from 'node:child_process';
@@ -13,12 +13,12 @@ import { GrpcRingCollective } from './grpc-ring-collective';
 import type { RingTlsOptions } from './grpc-options';
 import { RingServer } from './ring-server';
 
-function hasOpenssl(): boolean {
+/** Throws, saying what to install, when the openssl CLI is missing. */
+function requireOpenssl(): void {
   try {
     execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
   } catch {
-    return false;
+    throw new Error('the mTLS test makes its certificates with the openssl CLI, which is not on PATH: install it (Debian: apt-get install openssl)');
   }
 }
 
@@ -33,13 +33,12 @@ function makePki(dir: string, name: string): RingTlsOptions {
   return { ca: read(`${name}-ca.crt`), cert: read(`${name}.crt`), key: read(`${name}.key`) };
 }
 
-const maybe = hasOpenssl() ? describe : describe.skip;
-
-maybe('ring over mutual TLS', () => {
+describe('ring over mutual TLS', () => {
   let dir: string;
   let tls: RingTlsOptions;
   let rogue: RingTlsOptions;
   beforeAll(() => {
+    requireOpenssl();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unroll-mtls-'));
     tls = makePki(dir, 'ring');
     rogue = makePki(dir, 'rogue');
