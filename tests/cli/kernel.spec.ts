@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decodeSafetensors } from '@unroll/checkpoint';
 import { loadNativeKernels } from '@unroll/kernels-native';
+import { itNative } from '@unroll/kernels-native/testing';
 import { workerThreads } from '@unroll/cli/src/commands/up';
 import { runCli } from '../support/run-cli';
 
@@ -28,18 +29,6 @@ spec:
 
 const corpus = Array.from({ length: 150 }, (_, i) => `row ${i % 9}: a stitch in time ${i % 4 ? 'saves' : 'spares'} nine.\n`).join('');
 const native = loadNativeKernels();
-/** A test of the native kernel: where the addon did not load it fails, saying how to build it (skipped only under an explicit UNROLL_NATIVE=0). */
-function withNative(name: string, body: () => Promise<void>, timeoutMs?: number): void {
-  if (!native.ok && process.env.UNROLL_NATIVE === '0') return it.skip(name, body);
-  it(
-    name,
-    async () => {
-      if (!native.ok) throw new Error(`the native kernels did not load (${native.reason}). Build them: apt-get install libopenblas-openmp-dev g++ make && npm run build:native -w @unroll/kernels-native`);
-      await body();
-    },
-    timeoutMs,
-  );
-}
 
 describe('unroll --kernel', () => {
   let dir: string;
@@ -56,7 +45,7 @@ describe('unroll --kernel', () => {
   const train = (kernel: string, env: NodeJS.ProcessEnv = {}) =>
     runCli(['train', path.join(dir, 'spec.yaml'), '--data-root', dataRoot, '--out', path.join(dir, kernel), '--kernel', kernel, '--threads', '1', '--json'], { env });
 
-  withNative('tfjs and native train to the same parameters within 1e-5 over 4 steps, each saying once which kernel and why', async () => {
+  itNative('tfjs and native train to the same parameters within 1e-5 over 4 steps, each saying once which kernel and why', async () => {
     const [t, n] = await Promise.all([train('tfjs'), train('native')]);
     expect(t.code).toBe(0);
     expect(n.code).toBe(0);

@@ -235,9 +235,9 @@ export class StepParticipant {
 
   private async handle(m: ControlMessage, startedHere = false): Promise<void> {
     if (m.experiment !== this.session.id || this.closed) return;
+    if (m.type === 'report') return; // addressed to the coordinator
     // An adoption begun by syncWithRecord sets the generation before its ring is formed: wait for it.
     await this.adopting;
-    if (m.type === 'report') return; // addressed to the coordinator
     if (m.generation < this.generation) {
       this.refused++;
       this.log(`refused ${m.type} of generation ${m.generation} (step ${m.step}): generation ${this.generation} exists`);

@@ -27,7 +27,6 @@ export interface RingServiceHandler {
   fetchState(call: FetchStateCall): void;
 }
 
-
 /** Health service names reported by a ring member. */
 export const RING_SERVICE_NAME = 'unroll.v1.Ring';
 
@@ -60,7 +59,7 @@ export class RingServer {
     const ring = new RingServer(server, `${host}:${port}`, holdMs);
     const handlers: RingHandlers = {
       Stream: (call) => (ring.handler ? ring.handler.stream(call) : ring.hold(call)),
-      FetchState: (call) => (ring.handler ? ring.handler.fetchState(call) : ring.unavailable(call, 'ring member not ready')),
+      FetchState: (call) => (ring.handler ? ring.handler.fetchState(call) : endWithStatus(call, grpc.status.UNAVAILABLE, 'ring member not ready')),
     };
     server.addService(loadCollectiveProto().unroll.v1.Ring.service, handlers);
     ring.health.addToServer(server);
@@ -95,17 +94,17 @@ export class RingServer {
     this.handler = undefined;
     for (const call of [...this.held.keys()]) {
       this.release(call);
-      this.unavailable(call, 'ring member shutting down');
+      endWithStatus(call, grpc.status.UNAVAILABLE, 'ring member shutting down');
     }
     this.server.forceShutdown();
   }
 
   /** Keeps `call` (its messages stay buffered: nothing reads it yet) until a collective is attached, holdMs at most. */
   private hold(call: RingServerStream): void {
-    if (this.stopped) return this.unavailable(call, 'ring member shutting down');
+    if (this.stopped) return endWithStatus(call, grpc.status.UNAVAILABLE, 'ring member shutting down');
     const timer = setTimeout(() => {
       this.release(call);
-      this.unavailable(call, `ring member not ready within ${this.holdMs} ms`);
+      endWithStatus(call, grpc.status.UNAVAILABLE, `ring member not ready within ${this.holdMs} ms`);
     }, this.holdMs);
     timer.unref();
     call.once('cancelled', () => this.release(call));
@@ -115,9 +114,5 @@ export class RingServer {
   private release(call: RingServerStream): void {
     clearTimeout(this.held.get(call));
     this.held.delete(call);
-  }
-
-  private unavailable(call: RingServerStream | FetchStateCall, details: string): void {
-    call.emit('error', { code: grpc.status.UNAVAILABLE, details });
   }
 }

@@ -6,6 +6,13 @@
  */
 import { loadNativeKernels } from '../native-kernels';
 
+/** Why a native test fails where the addon did not load, and how to build it. */
+function notLoaded(reason: string): Error {
+  return new Error(
+    `the native kernels did not load (${reason}). Build them: apt-get install libopenblas-openmp-dev g++ make && npm run build:native -w @unroll/kernels-native — or set UNROLL_NATIVE=0 to test the tfjs path alone`,
+  );
+}
+
 export function describeNative(name: string, body: () => void): void {
   const load = loadNativeKernels();
   if (load.ok) {
@@ -15,10 +22,19 @@ export function describeNative(name: string, body: () => void): void {
   } else {
     describe(name, () => {
       it('needs the native addon', () => {
-        throw new Error(
-          `the native kernels did not load (${load.reason}). Build them: apt-get install libopenblas-openmp-dev g++ make && npm run build:native -w @unroll/kernels-native — or set UNROLL_NATIVE=0 to test the tfjs path alone`,
-        );
+        throw notLoaded(load.reason);
       });
     });
   }
+}
+
+/** `it` for one test of the native kernels, on the same terms as describeNative. */
+export function itNative(name: string, body: () => Promise<void>, timeoutMs?: number): void {
+  const load = loadNativeKernels();
+  if (load.ok) it(name, body, timeoutMs);
+  else if (process.env.UNROLL_NATIVE === '0') it.skip(name, body);
+  else
+    it(name, () => {
+      throw notLoaded(load.reason);
+    });
 }

@@ -1,1 +1,1 @@
-export { describeNative } from './describe-native';
+export { describeNative, itNative } from './describe-native';
